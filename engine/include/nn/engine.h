@@ -1,0 +1,151 @@
+/*
+ * <nn/engine.h> — the compute engine: SGEMM with fused epilogues, ISA dispatch,
+ * threads and topology.  Link with -lnn_engine; needs nothing from the layer library.
+ *
+ * Conventions used by every function in this header:
+ *  - Matrices are row-major.  Sizes and leading dimensions are `int`.
+ *  - Functions that can fail return an nn_status.  On failure they leave a readable
+ *    message for the calling thread in nn_last_error(); on success they leave it alone.
+ *  - Results are bit-identical for a given ISA whatever the thread count.
+ */
+#ifndef NN_ENGINE_H
+#define NN_ENGINE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Status ----------------------------------------------------------------- */
+
+typedef enum nn_status {
+    NN_OK = 0,
+    NN_ERR_INVALID_ARGUMENT, /* a size, pointer or option the function cannot accept */
+    NN_ERR_OUT_OF_MEMORY,    /* an allocation failed */
+    NN_ERR_UNSUPPORTED,      /* e.g. an ISA this CPU (or this build) lacks */
+    NN_ERR_IO,               /* a file could not be read or written */
+    NN_ERR_FORMAT,           /* a file or buffer is malformed */
+    NN_ERR_NUMERIC,          /* a NaN or Inf where a finite value is required */
+} nn_status;
+
+/* The message left by the last failing call on this thread ("" if none). */
+const char *nn_last_error(void);
+
+/* A short constant name for a status, e.g. "invalid argument". */
+const char *nn_status_string(nn_status status);
+
+/* ---- Instruction sets and kernels ----------------------------------------------- */
+
+typedef enum nn_isa {
+    NN_ISA_SCALAR = 0, /* portable C reference kernels, always available */
+    NN_ISA_AVX2,       /* x86-64 AVX2 + FMA */
+    NN_ISA_AVX512,     /* x86-64 AVX-512F */
+    NN_ISA_NEON,       /* AArch64 Advanced SIMD */
+    NN_ISA_COUNT
+} nn_isa;
+
+/* "scalar", "avx2", "avx512", "neon". */
+const char *nn_isa_name(nn_isa isa);
+
+/* Parses an ISA name as accepted by NN_ISA. @return NN_ERR_INVALID_ARGUMENT if unknown. */
+nn_status nn_isa_parse(const char *name, nn_isa *isa);
+
+/* 1 if this CPU and OS (and this build) can run the kernel set, else 0. */
+int nn_isa_supported(nn_isa isa);
+
+/* The kernel set in use.  The first call chooses it: NN_ISA from the environment if set
+ * (an unsupported or unknown value makes engine calls fail with a clear message),
+ * otherwise the best set this CPU supports. */
+nn_isa nn_get_isa(void);
+
+/* Forces a kernel set for the whole process.
+ * @return NN_ERR_UNSUPPORTED if this CPU cannot run it. */
+nn_status nn_set_isa(nn_isa isa);
+
+/* ---- Threads ------------------------------------------------------------------- */
+
+/* Sets the number of threads engine calls use; 0 restores the default, which is
+ * NN_NUM_THREADS, else OMP_NUM_THREADS, else the number of physical cores.
+ * Calls made from inside an OpenMP parallel region always run on one thread. */
+nn_status nn_set_num_threads(int threads);
+int nn_get_num_threads(void);
+
+/* ---- What the engine found and chose --------------------------------------------- */
+
+typedef struct nn_engine_info {
+    nn_isa isa;                 /* kernel set in use */
+    int threads;                /* threads a large engine call uses */
+    int physical_cores;
+    int logical_cpus;
+    size_t l1d_bytes, l2_bytes, l3_bytes; /* per core for L1d/L2, per package for L3 */
+    const char *topology_source;          /* "hwloc" or "sysfs" */
+    int mr, nr;                 /* register tile of the GEMM microkernel */
+    int mc, kc, nc;             /* cache blocks of the GEMM driver */
+} nn_engine_info;
+
+/* Fills *info.  Fails like any engine call if NN_ISA named an unusable set. */
+nn_status nn_engine_info_get(nn_engine_info *info);
+
+/* Writes a human-readable multi-line report of nn_engine_info into buf (always
+ * NUL-terminated when size > 0). @return the length it needed, like snprintf. */
+int nn_engine_describe(char *buf, size_t size);
+
+/* ---- SGEMM ------------------------------------------------------------------- */
+
+typedef enum nn_trans {
+    NN_NO_TRANS = 0, /* use the matrix as stored */
+    NN_TRANS = 1     /* use its transpose */
+} nn_trans;
+
+typedef enum nn_activation {
+    NN_ACT_NONE = 0,
+    NN_ACT_RELU,
+    NN_ACT_SIGMOID,
+    NN_ACT_TANH,
+} nn_activation;
+
+/* What to apply to each finished tile of C while it is still in cache:
+ *   C[i][j] = act(C[i][j] + bias[j])     (bias may be NULL: no bias) */
+typedef struct nn_gemm_epilogue {
+    const float *bias;      /* N floats, or NULL */
+    nn_activation activation;
+} nn_gemm_epilogue;
+
+/*
+ * C = alpha * op(A) * op(B) + beta * C, row-major, with op(X) = X or X^T.
+ *   op(A) is M x K: A is M x K (lda >= K) or, transposed, K x M (lda >= M).
+ *   op(B) is K x N: B is K x N (ldb >= N) or, transposed, N x K (ldb >= K).
+ *   C is M x N (ldc >= N).
+ * beta == 0 overwrites C without reading it (NaN in C is ignored).  Any of M, N, K may
+ * be 0; K == 0 (or alpha == 0) scales C by beta.  Pointers may be NULL only where
+ * nothing is read or written through them.
+ * @return NN_ERR_INVALID_ARGUMENT for negative sizes, small leading dimensions,
+ *         NULL matrices with non-zero sizes, or a bad transpose value.
+ */
+nn_status nn_sgemm(nn_trans trans_a, nn_trans trans_b, int M, int N, int K,
+                   float alpha, const float *A, int lda, const float *B, int ldb,
+                   float beta, float *C, int ldc);
+
+/* nn_sgemm followed by the epilogue (NULL: none), fused into the tile loop. */
+nn_status nn_sgemm_ex(nn_trans trans_a, nn_trans trans_b, int M, int N, int K,
+                      float alpha, const float *A, int lda, const float *B, int ldb,
+                      float beta, float *C, int ldc, const nn_gemm_epilogue *epilogue);
+
+/* ---- Vector math (the same kernels the epilogue uses) -------------------------- */
+
+/* x[i] = act(x[i]) for n contiguous floats, in place, with the very kernels the GEMM
+ * epilogue uses: a separate activation gives the same bits as a fused one. */
+nn_status nn_vec_activate(nn_activation activation, size_t n, float *x);
+
+/* ---- Memory -------------------------------------------------------------------- */
+
+/* 64-byte aligned allocation (NULL on failure or size 0); free with nn_free. */
+void *nn_malloc(size_t bytes);
+void nn_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NN_ENGINE_H */

@@ -1,0 +1,161 @@
+/*
+ * simd/gemm_avx2.c — AVX2 + FMA kernel set, 6 x 16 register tile.
+ *
+ * 6 rows of two ymm vectors: 12 accumulators, two B vectors and a broadcast in 16
+ * registers.  Edge tiles use a kernel specialised for their row count, and masked
+ * loads/stores for their columns, so nothing outside C is read or written.
+ */
+#include <immintrin.h>
+
+#include "kernels.h"
+#include "pack.h"
+
+enum { MR = 6, NR = 16, VL = 8 };
+
+static void pack_a(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    nn_pack_a_panels(MR, mc, kc, a, rs, cs, dst);
+}
+
+static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
+}
+
+/* Lane mask for the first n lanes (all lanes if n >= 8, none if n <= 0). */
+static inline __m256i first_lanes(int n)
+{
+    n = n < 0 ? 0 : n > VL ? VL : n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __attribute__((always_inline)) void
+tile(const int rows, const int vecs, int n, int kc, const float *a, const float *b, float *c,
+     ptrdiff_t ldc, float alpha, float beta)
+{
+    __m256 acc0[MR], acc1[MR];
+    for (int i = 0; i < rows; i++)
+        acc0[i] = acc1[i] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+        __m256 b0 = _mm256_load_ps(b);
+        __m256 b1 = vecs > 1 ? _mm256_load_ps(b + VL) : b0;
+        for (int i = 0; i < rows; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+            if (vecs > 1)
+                acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+        }
+    }
+    __m256i mask0 = first_lanes(n), mask1 = first_lanes(n - VL);
+    __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
+    for (int i = 0; i < rows; i++, c += ldc) {
+        __m256 r0 = _mm256_mul_ps(valpha, acc0[i]);
+        __m256 r1 = _mm256_mul_ps(valpha, acc1[i]);
+        if (beta != 0.0f) {
+            r0 = _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(c, mask0), r0);
+            if (vecs > 1)
+                r1 = _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(c + VL, mask1), r1);
+        }
+        _mm256_maskstore_ps(c, mask0, r0);
+        if (vecs > 1)
+            _mm256_maskstore_ps(c + VL, mask1, r1);
+    }
+}
+
+#define ROWS_CASE(r, vecs) \
+    case r: tile(r, vecs, n, kc, a, b, c, ldc, alpha, beta); break;
+#define ALL_ROWS(vecs) \
+    ROWS_CASE(1, vecs) ROWS_CASE(2, vecs) ROWS_CASE(3, vecs) \
+    ROWS_CASE(4, vecs) ROWS_CASE(5, vecs) ROWS_CASE(6, vecs)
+
+static void gemm_tile(int m, int n, int kc, const float *a, const float *b, float *c,
+                      ptrdiff_t ldc, float alpha, float beta)
+{
+    if (n > VL) {
+        switch (m) { ALL_ROWS(2) }
+    } else {
+        switch (m) { ALL_ROWS(1) }
+    }
+}
+
+/* ---- Activations (same method as the AVX-512 file; see there) ----------------------- */
+
+static inline __m256 exp_ps(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    /* 2^n from the exponent bits: n is in [-126, 127] after the clamp. */
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+static inline __m256 sigmoid_ps(__m256 x)
+{
+    __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+static inline __m256 tanh_ps(__m256 x)
+{
+    __m256 sign_bit = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 ax = _mm256_andnot_ps(sign_bit, x);
+    __m256 e = exp_ps(_mm256_add_ps(ax, ax));
+    __m256 far = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(62.0f / 2835.0f);
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-17.0f / 315.0f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.0f / 15.0f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.0f / 3.0f));
+    __m256 near = _mm256_fmadd_ps(_mm256_mul_ps(p, x2), x, x);
+    __m256 is_near = _mm256_cmp_ps(ax, _mm256_set1_ps(0.3f), _CMP_LT_OQ);
+    __m256 signed_far = _mm256_or_ps(far, _mm256_and_ps(x, sign_bit));
+    return _mm256_blendv_ps(signed_far, near, is_near);
+}
+
+static inline __m256 activate_ps(__m256 x, int act)
+{
+    switch (act) {
+    case NN_KACT_RELU: return _mm256_max_ps(x, _mm256_setzero_ps());
+    case NN_KACT_SIGMOID: return sigmoid_ps(x);
+    case NN_KACT_TANH: return tanh_ps(x);
+    default: return x;
+    }
+}
+
+static void activate(size_t n, float *x, int act)
+{
+    for (size_t i = 0; i < n; i += VL) {
+        __m256i mask = first_lanes((int)(n - i < VL ? n - i : VL));
+        _mm256_maskstore_ps(x + i, mask, activate_ps(_mm256_maskload_ps(x + i, mask), act));
+    }
+}
+
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act)
+{
+    for (int i = 0; i < m; i++, c += ldc) {
+        for (int j = 0; j < n; j += VL) {
+            __m256i mask = first_lanes(n - j);
+            __m256 v = _mm256_maskload_ps(c + j, mask);
+            if (bias)
+                v = _mm256_add_ps(v, _mm256_maskload_ps(bias + j, mask));
+            _mm256_maskstore_ps(c + j, mask, activate_ps(v, act));
+        }
+    }
+}
+
+const nn_gemm_kernels nn_kernels_avx2 = {
+    .name = "avx2", .mr = MR, .nr = NR,
+    .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
+    .epilogue = epilogue, .activate = activate,
+};

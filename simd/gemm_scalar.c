@@ -1,0 +1,64 @@
+/*
+ * simd/gemm_scalar.c — the reference kernel set: portable C, 4 x 8 register tile.
+ *
+ * Every fast kernel set is tested against the double-precision reference and must
+ * agree with this one within rounding; its activations use libm directly.
+ */
+#include <math.h>
+
+#include "kernels.h"
+#include "pack.h"
+
+enum { MR = 4, NR = 8 };
+
+static void pack_a(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    nn_pack_a_panels(MR, mc, kc, a, rs, cs, dst);
+}
+
+static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
+}
+
+static void gemm_tile(int m, int n, int kc, const float *a, const float *b, float *c,
+                      ptrdiff_t ldc, float alpha, float beta)
+{
+    float acc[MR * NR] = {0};
+    for (int k = 0; k < kc; k++, a += MR, b += NR)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                acc[i * NR + j] += a[i] * b[j];
+    nn_tile_update(m, n, acc, NR, c, ldc, alpha, beta);
+}
+
+static float activate_one(float x, int act)
+{
+    switch (act) {
+    case NN_KACT_RELU: return x > 0.0f ? x : 0.0f;
+    case NN_KACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case NN_KACT_TANH: return tanhf(x);
+    default: return x;
+    }
+}
+
+static void activate(size_t n, float *x, int act)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = activate_one(x[i], act);
+}
+
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act)
+{
+    for (int i = 0; i < m; i++, c += ldc) {
+        for (int j = 0; bias && j < n; j++)
+            c[j] += bias[j];
+        activate((size_t)n, c, act);
+    }
+}
+
+const nn_gemm_kernels nn_kernels_scalar = {
+    .name = "scalar", .mr = MR, .nr = NR,
+    .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
+    .epilogue = epilogue, .activate = activate,
+};

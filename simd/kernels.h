@@ -1,0 +1,47 @@
+/*
+ * simd/kernels.h — the contract between the portable GEMM driver (engine/) and the
+ * per-ISA kernels (one file per ISA in simd/).  Nothing here knows about the engine.
+ *
+ * Packed layouts (both zero padded, so kernels never look past a panel's end):
+ *   A: ceil(mc/MR) panels; panel p holds rows p*MR .. p*MR+MR-1 of the block,
+ *      stored k-major: a[k*MR + i] = op(A)(p*MR + i, k).
+ *   B: ceil(nc/NR) panels; panel q holds columns q*NR .. q*NR+NR-1,
+ *      stored k-major: b[k*NR + j] = op(B)(k, q*NR + j).
+ */
+#ifndef NN_SIMD_KERNELS_H
+#define NN_SIMD_KERNELS_H
+
+#include <stddef.h>
+
+/* Activation codes; engine/ checks they match the public nn_activation values. */
+enum { NN_KACT_NONE = 0, NN_KACT_RELU, NN_KACT_SIGMOID, NN_KACT_TANH };
+
+typedef struct nn_gemm_kernels {
+    const char *name; /* "scalar", "avx2", "avx512", "neon" */
+    int mr, nr;       /* register tile of gemm_tile */
+
+    /* Packs the mc x kc block op(A)(i, k) = a[i*rs + k*cs] into MR-row panels. */
+    void (*pack_a)(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst);
+
+    /* Packs the kc x nc block op(B)(k, j) = b[k*rs + j*cs] into NR-column panels. */
+    void (*pack_b)(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst);
+
+    /* One register tile: c[0..m) x [0..n) = alpha * (a_panel * b_panel) + beta * c,
+     * m <= MR, n <= NR, sums over kc in order k = 0, 1, ...  beta == 0: c is not read. */
+    void (*gemm_tile)(int m, int n, int kc, const float *a, const float *b,
+                      float *c, ptrdiff_t ldc, float alpha, float beta);
+
+    /* c[i][j] = act(c[i][j] + bias[j]) over an m x n block (bias may be NULL). */
+    void (*epilogue)(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act);
+
+    /* x[i] = act(x[i]) over n contiguous floats; same arithmetic as epilogue. */
+    void (*activate)(size_t n, float *x, int act);
+} nn_gemm_kernels;
+
+/* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */
+extern const nn_gemm_kernels nn_kernels_scalar;
+extern const nn_gemm_kernels nn_kernels_avx2;
+extern const nn_gemm_kernels nn_kernels_avx512;
+extern const nn_gemm_kernels nn_kernels_neon;
+
+#endif /* NN_SIMD_KERNELS_H */
