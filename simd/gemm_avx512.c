@@ -31,17 +31,44 @@ static inline __mmask16 first_lanes(int n)
 
 /* The tile for `rows` rows and `vecs` vectors of columns, both compile-time constants
  * at every call site so the accumulators live in registers. */
+/* Scales the accumulators into one row of C: c = alpha * acc + beta * c. */
+static inline __attribute__((always_inline)) void
+store_row(const int vecs, __m512 acc0, __m512 acc1, float *c, __mmask16 mask0, __mmask16 mask1,
+          __m512 valpha, __m512 vbeta, int read_c)
+{
+    __m512 r0 = _mm512_mul_ps(valpha, acc0), r1 = _mm512_mul_ps(valpha, acc1);
+    if (read_c) {
+        r0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask0, c), r0);
+        if (vecs > 1)
+            r1 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask1, c + VL), r1);
+    }
+    _mm512_mask_storeu_ps(c, mask0, r0);
+    if (vecs > 1)
+        _mm512_mask_storeu_ps(c + VL, mask1, r1);
+}
+
+/* The tile for `rows` rows and `vecs` vectors of columns, both compile-time constants
+ * at every call site, and every row loop unrolled, so the accumulators stay in
+ * registers from the first FMA to the store. */
 static inline __attribute__((always_inline)) void
 tile(const int rows, const int vecs, int n, int kc, const float *a, const float *b, float *c,
      ptrdiff_t ldc, float alpha, float beta)
 {
+    /* Start pulling the C tile towards L1 now; it is needed only after the k loop. */
+#pragma GCC unroll 14
+    for (int i = 0; i < rows; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
     __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 14
     for (int i = 0; i < rows; i++)
         acc0[i] = acc1[i] = _mm512_setzero_ps();
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++, a += MR, b += NR) {
         __m512 b0 = _mm512_load_ps(b);
         __m512 b1 = vecs > 1 ? _mm512_load_ps(b + VL) : b0;
+#pragma GCC unroll 14
         for (int i = 0; i < rows; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
             acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
@@ -51,17 +78,14 @@ tile(const int rows, const int vecs, int n, int kc, const float *a, const float 
     }
     __mmask16 mask0 = first_lanes(n), mask1 = first_lanes(n - VL);
     __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
-    for (int i = 0; i < rows; i++, c += ldc) {
-        __m512 r0 = _mm512_mul_ps(valpha, acc0[i]);
-        __m512 r1 = _mm512_mul_ps(valpha, acc1[i]);
-        if (beta != 0.0f) {
-            r0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask0, c), r0);
-            if (vecs > 1)
-                r1 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask1, c + VL), r1);
-        }
-        _mm512_mask_storeu_ps(c, mask0, r0);
-        if (vecs > 1)
-            _mm512_mask_storeu_ps(c + VL, mask1, r1);
+    if (beta == 0.0f) {
+#pragma GCC unroll 14
+        for (int i = 0; i < rows; i++)
+            store_row(vecs, acc0[i], acc1[i], c + i * ldc, mask0, mask1, valpha, vbeta, 0);
+    } else {
+#pragma GCC unroll 14
+        for (int i = 0; i < rows; i++)
+            store_row(vecs, acc0[i], acc1[i], c + i * ldc, mask0, mask1, valpha, vbeta, 1);
     }
 }
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a job needs, or says exactly what to install.
+#   scripts/deps.sh build|bench|test
+# As root, missing packages are installed with apt-get; otherwise the script names
+# them with the apt-get line to run and exits 1.
+set -euo pipefail
+
+build=(gcc g++ make cmake pkg-config libhwloc-dev)
+bench=(libbenchmark-dev libopenblas-openmp-dev libblis-openmp-dev libdnnl-dev)
+test=(libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+
+case "${1:-}" in
+build) wanted=("${build[@]}") ;;
+bench) wanted=("${build[@]}" "${bench[@]}") ;;
+test) wanted=("${build[@]}" "${bench[@]}" "${test[@]}") ;;
+*) echo "usage: $0 build|bench|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing Debian packages: ${missing[*]}" >&2
+  echo "Install them with:  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
