@@ -27,8 +27,14 @@ typedef struct gemm_job {
     float *C;
     ptrdiff_t ldc;
     const nn_gemm_epilogue *epilogue;
+    int a_in_place, b_in_place; /* read by the tiles from A or B as stored, not packed */
     float *packed_a, *packed_b;
 } gemm_job;
+
+/* Packing an operand pays when the tiles reuse it: A once per NR panel of the block,
+ * B once per MR panel.  Below this many uses, an operand whose rows are contiguous
+ * along the tile (A not transposed, B not transposed) is read in place. */
+enum { MIN_REUSE_TO_PACK = 3 };
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -53,6 +59,8 @@ static int balanced_block(int extent, int block, int multiple)
 static void pack_a_share(const gemm_job *j, int ic, int pc, int mc, int kc, int tid, int threads)
 {
     int mr = j->k->mr, first, end;
+    if (j->a_in_place)
+        return;
     share(ceil_div(mc, mr), tid, threads, &first, &end);
     if (first == end)
         return;
@@ -64,6 +72,8 @@ static void pack_a_share(const gemm_job *j, int ic, int pc, int mc, int kc, int 
 static void pack_b_share(const gemm_job *j, int pc, int jc, int kc, int nc, int tid, int threads)
 {
     int nr = j->k->nr, first, end;
+    if (j->b_in_place)
+        return;
     share(ceil_div(nc, nr), tid, threads, &first, &end);
     if (first == end)
         return;
@@ -74,19 +84,23 @@ static void pack_b_share(const gemm_job *j, int pc, int jc, int kc, int nc, int 
 
 /* This thread's tiles of the packed MC x NC block, B panel outer so that each
  * KC x NR panel of B stays in L1 while the A panels stream past it. */
-static void macro_kernel(const gemm_job *j, int ic, int jc, int mc, int nc, int kc,
+static void macro_kernel(const gemm_job *j, int ic, int jc, int pc, int mc, int nc, int kc,
                          float beta, int last_k, int tid, int threads)
 {
     const nn_gemm_kernels *k = j->k;
     int tiles_m = ceil_div(mc, k->mr), first, end;
     share(tiles_m * ceil_div(nc, k->nr), tid, threads, &first, &end);
     const float *bias = j->epilogue ? j->epilogue->bias : NULL;
+    /* In place: tiles read A from row ic + ir, column pc (B likewise); packed: panels. */
+    ptrdiff_t lda = j->a_in_place ? j->a_rs : 0, ldb = j->b_in_place ? j->b_rs : 0;
+    const float *a0 = j->a_in_place ? j->A + (ptrdiff_t)ic * lda + pc : j->packed_a;
+    const float *b0 = j->b_in_place ? j->B + (ptrdiff_t)pc * ldb + jc : j->packed_b;
     for (int t = first; t < end; t++) {
         int ir = (t % tiles_m) * k->mr, jr = (t / tiles_m) * k->nr;
         int m = min_int(k->mr, mc - ir), n = min_int(k->nr, nc - jr);
         float *c = j->C + (ptrdiff_t)(ic + ir) * j->ldc + jc + jr;
-        k->gemm_tile(m, n, kc, j->packed_a + (ptrdiff_t)ir * kc, j->packed_b + (ptrdiff_t)jr * kc,
-                     c, j->ldc, j->alpha, beta);
+        k->gemm_tile(m, n, kc, a0 + (ptrdiff_t)ir * (lda ? lda : kc), lda,
+                     b0 + (ptrdiff_t)jr * (ldb ? 1 : kc), ldb, c, j->ldc, j->alpha, beta);
         if (last_k && j->epilogue)
             k->epilogue(m, n, c, j->ldc, bias ? bias + jc + jr : NULL, (int)j->epilogue->activation);
     }
@@ -106,7 +120,7 @@ static void gemm_team_member(const gemm_job *j, int tid, int threads)
                 int mc = min_int(j->mc, j->M - ic);
                 pack_a_share(j, ic, pc, mc, kc, tid, threads);
 #pragma omp barrier
-                macro_kernel(j, ic, jc, mc, nc, kc, beta, pc + kc == j->K, tid, threads);
+                macro_kernel(j, ic, jc, pc, mc, nc, kc, beta, pc + kc == j->K, tid, threads);
 #pragma omp barrier
             }
         }
@@ -204,6 +218,8 @@ nn_status nn_sgemm_ex(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha
         .mc = balanced_block(M, plan->mc, k->mr),
         .nc = balanced_block(N, plan->nc, k->nr),
     };
+    j.a_in_place = ta == NN_NO_TRANS && ceil_div(j.nc, k->nr) < MIN_REUSE_TO_PACK;
+    j.b_in_place = tb == NN_NO_TRANS && ceil_div(j.mc, k->mr) < MIN_REUSE_TO_PACK;
     /* Packed B starts on a cache line, so every NR-wide row of a B panel is aligned. */
     size_t a_floats = ((size_t)j.mc * j.kc + 15) / 16 * 16, b_floats = (size_t)j.nc * j.kc;
     j.packed_a = gemm_workspace(a_floats + b_floats);

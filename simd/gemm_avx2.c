@@ -29,26 +29,35 @@ static inline __m256i first_lanes(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* The tile for `rows` rows and `vecs` vectors of columns, reading A and B packed or in
+ * place (see simd/kernels.h); all four are compile-time constants at each call site. */
 static inline __attribute__((always_inline)) void
-tile(const int rows, const int vecs, int n, int kc, const float *a, const float *b, float *c,
-     ptrdiff_t ldc, float alpha, float beta)
+tile(const int rows, const int vecs, const int a_packed, const int b_packed, int n, int kc,
+     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+     float alpha, float beta)
 {
+    const ptrdiff_t a_row = a_packed ? 1 : lda, a_step = a_packed ? MR : 1;
+    const ptrdiff_t b_step = b_packed ? NR : ldb;
+    __m256i mask0 = first_lanes(n), mask1 = first_lanes(n - VL);
     __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 6
     for (int i = 0; i < rows; i++)
         acc0[i] = acc1[i] = _mm256_setzero_ps();
 #pragma GCC unroll 4
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
-        __m256 b0 = _mm256_load_ps(b);
-        __m256 b1 = vecs > 1 ? _mm256_load_ps(b + VL) : b0;
+    for (int k = 0; k < kc; k++, a += a_step, b += b_step) {
+        __m256 b0 = b_packed ? _mm256_load_ps(b) : _mm256_maskload_ps(b, mask0);
+        __m256 b1 = vecs == 1 ? b0 : b_packed ? _mm256_load_ps(b + VL)
+                                              : _mm256_maskload_ps(b + VL, mask1);
+#pragma GCC unroll 6
         for (int i = 0; i < rows; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
+            __m256 ai = _mm256_broadcast_ss(a + i * a_row);
             acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
             if (vecs > 1)
                 acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
         }
     }
-    __m256i mask0 = first_lanes(n), mask1 = first_lanes(n - VL);
     __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
     for (int i = 0; i < rows; i++, c += ldc) {
         __m256 r0 = _mm256_mul_ps(valpha, acc0[i]);
         __m256 r1 = _mm256_mul_ps(valpha, acc1[i]);
@@ -63,20 +72,31 @@ tile(const int rows, const int vecs, int n, int kc, const float *a, const float 
     }
 }
 
-#define ROWS_CASE(r, vecs) \
-    case r: tile(r, vecs, n, kc, a, b, c, ldc, alpha, beta); break;
-#define ALL_ROWS(vecs) \
-    ROWS_CASE(1, vecs) ROWS_CASE(2, vecs) ROWS_CASE(3, vecs) \
-    ROWS_CASE(4, vecs) ROWS_CASE(5, vecs) ROWS_CASE(6, vecs)
+#define ROWS_CASE(r, vecs, ap, bp) \
+    case r: tile(r, vecs, ap, bp, n, kc, a, lda, b, ldb, c, ldc, alpha, beta); break;
+#define ALL_ROWS(v, ap, bp)                                                    \
+    ROWS_CASE(1, v, ap, bp) ROWS_CASE(2, v, ap, bp) ROWS_CASE(3, v, ap, bp)   \
+    ROWS_CASE(4, v, ap, bp) ROWS_CASE(5, v, ap, bp) ROWS_CASE(6, v, ap, bp)
+#define ANY_SHAPE(ap, bp)                       \
+    do {                                        \
+        if (n > VL) {                           \
+            switch (m) { ALL_ROWS(2, ap, bp) }  \
+        } else {                                \
+            switch (m) { ALL_ROWS(1, ap, bp) }  \
+        }                                       \
+    } while (0)
 
-static void gemm_tile(int m, int n, int kc, const float *a, const float *b, float *c,
-                      ptrdiff_t ldc, float alpha, float beta)
+static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const float *b,
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta)
 {
-    if (n > VL) {
-        switch (m) { ALL_ROWS(2) }
-    } else {
-        switch (m) { ALL_ROWS(1) }
-    }
+    if (lda == 0 && ldb == 0)
+        ANY_SHAPE(1, 1);
+    else if (ldb == 0)
+        ANY_SHAPE(0, 1);
+    else if (lda == 0)
+        ANY_SHAPE(1, 0);
+    else
+        ANY_SHAPE(0, 0);
 }
 
 /* ---- Activations (same method as the AVX-512 file; see there) ----------------------- */

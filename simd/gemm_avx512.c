@@ -2,10 +2,10 @@
  * simd/gemm_avx512.c — AVX-512F kernel set, 14 x 32 register tile.
  *
  * The tile is 14 rows of two zmm vectors: 28 accumulators, two B vectors and the
- * broadcast A value fill the 32 registers.  Per k: 2 loads of B, 14 broadcasts folded
- * into the FMAs as memory operands, 28 FMAs — enough independent chains to cover the
- * FMA latency on both FMA ports.  Edge tiles use a kernel specialised for their row
- * count and column masks, so they cost what they compute and touch nothing outside C.
+ * broadcast A value fill the 32 registers.  Per k: 2 loads of B, 14 broadcasts of A,
+ * 28 FMAs — enough independent chains to cover the FMA latency on both FMA ports.
+ * Edge tiles use a kernel specialised for their row count and column masks, so they
+ * cost what they compute and touch nothing outside C.
  */
 #include <immintrin.h>
 
@@ -29,8 +29,6 @@ static inline __mmask16 first_lanes(int n)
     return n >= VL ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
 
-/* The tile for `rows` rows and `vecs` vectors of columns, both compile-time constants
- * at every call site so the accumulators live in registers. */
 /* Scales the accumulators into one row of C: c = alpha * acc + beta * c. */
 static inline __attribute__((always_inline)) void
 store_row(const int vecs, __m512 acc0, __m512 acc1, float *c, __mmask16 mask0, __mmask16 mask1,
@@ -47,12 +45,13 @@ store_row(const int vecs, __m512 acc0, __m512 acc1, float *c, __mmask16 mask0, _
         _mm512_mask_storeu_ps(c + VL, mask1, r1);
 }
 
-/* The tile for `rows` rows and `vecs` vectors of columns, both compile-time constants
- * at every call site, and every row loop unrolled, so the accumulators stay in
- * registers from the first FMA to the store. */
+/* The tile for `rows` rows and `vecs` vectors of columns, reading A and B packed or in
+ * place.  All four are compile-time constants at every call site, and every row loop
+ * is unrolled, so the accumulators stay in registers from the first FMA to the store. */
 static inline __attribute__((always_inline)) void
-tile(const int rows, const int vecs, int n, int kc, const float *a, const float *b, float *c,
-     ptrdiff_t ldc, float alpha, float beta)
+tile(const int rows, const int vecs, const int a_packed, const int b_packed, int n, int kc,
+     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+     float alpha, float beta)
 {
     /* Start pulling the C tile towards L1 now; it is needed only after the k loop. */
 #pragma GCC unroll 14
@@ -60,23 +59,26 @@ tile(const int rows, const int vecs, int n, int kc, const float *a, const float 
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
+    const ptrdiff_t a_row = a_packed ? 1 : lda, a_step = a_packed ? MR : 1;
+    const ptrdiff_t b_step = b_packed ? NR : ldb;
+    __mmask16 mask0 = first_lanes(n), mask1 = first_lanes(n - VL);
     __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 14
     for (int i = 0; i < rows; i++)
         acc0[i] = acc1[i] = _mm512_setzero_ps();
 #pragma GCC unroll 4
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
-        __m512 b0 = _mm512_load_ps(b);
-        __m512 b1 = vecs > 1 ? _mm512_load_ps(b + VL) : b0;
+    for (int k = 0; k < kc; k++, a += a_step, b += b_step) {
+        __m512 b0 = b_packed ? _mm512_load_ps(b) : _mm512_maskz_loadu_ps(mask0, b);
+        __m512 b1 = vecs == 1 ? b0 : b_packed ? _mm512_load_ps(b + VL)
+                                              : _mm512_maskz_loadu_ps(mask1, b + VL);
 #pragma GCC unroll 14
         for (int i = 0; i < rows; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
+            __m512 ai = _mm512_set1_ps(a[i * a_row]);
             acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
             if (vecs > 1)
                 acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
         }
     }
-    __mmask16 mask0 = first_lanes(n), mask1 = first_lanes(n - VL);
     __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
     if (beta == 0.0f) {
 #pragma GCC unroll 14
@@ -89,22 +91,34 @@ tile(const int rows, const int vecs, int n, int kc, const float *a, const float 
     }
 }
 
-#define ROWS_CASE(r, vecs) \
-    case r: tile(r, vecs, n, kc, a, b, c, ldc, alpha, beta); break;
-#define ALL_ROWS(vecs)                                                                     \
-    ROWS_CASE(1, vecs) ROWS_CASE(2, vecs) ROWS_CASE(3, vecs) ROWS_CASE(4, vecs)            \
-    ROWS_CASE(5, vecs) ROWS_CASE(6, vecs) ROWS_CASE(7, vecs) ROWS_CASE(8, vecs)            \
-    ROWS_CASE(9, vecs) ROWS_CASE(10, vecs) ROWS_CASE(11, vecs) ROWS_CASE(12, vecs)         \
-    ROWS_CASE(13, vecs) ROWS_CASE(14, vecs)
+#define ROWS_CASE(r, vecs, ap, bp) \
+    case r: tile(r, vecs, ap, bp, n, kc, a, lda, b, ldb, c, ldc, alpha, beta); break;
+#define ALL_ROWS(v, ap, bp)                                                                 \
+    ROWS_CASE(1, v, ap, bp) ROWS_CASE(2, v, ap, bp) ROWS_CASE(3, v, ap, bp)                \
+    ROWS_CASE(4, v, ap, bp) ROWS_CASE(5, v, ap, bp) ROWS_CASE(6, v, ap, bp)                \
+    ROWS_CASE(7, v, ap, bp) ROWS_CASE(8, v, ap, bp) ROWS_CASE(9, v, ap, bp)                \
+    ROWS_CASE(10, v, ap, bp) ROWS_CASE(11, v, ap, bp) ROWS_CASE(12, v, ap, bp)             \
+    ROWS_CASE(13, v, ap, bp) ROWS_CASE(14, v, ap, bp)
+#define ANY_SHAPE(ap, bp)                       \
+    do {                                        \
+        if (n > VL) {                           \
+            switch (m) { ALL_ROWS(2, ap, bp) }  \
+        } else {                                \
+            switch (m) { ALL_ROWS(1, ap, bp) }  \
+        }                                       \
+    } while (0)
 
-static void gemm_tile(int m, int n, int kc, const float *a, const float *b, float *c,
-                      ptrdiff_t ldc, float alpha, float beta)
+static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const float *b,
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta)
 {
-    if (n > VL) {
-        switch (m) { ALL_ROWS(2) }
-    } else {
-        switch (m) { ALL_ROWS(1) }
-    }
+    if (lda == 0 && ldb == 0)
+        ANY_SHAPE(1, 1);
+    else if (ldb == 0)
+        ANY_SHAPE(0, 1);
+    else if (lda == 0)
+        ANY_SHAPE(1, 0);
+    else
+        ANY_SHAPE(0, 0);
 }
 
 /* ---- Activations --------------------------------------------------------------- */

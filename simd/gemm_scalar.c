@@ -21,14 +21,21 @@ static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, f
     nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
 }
 
-static void gemm_tile(int m, int n, int kc, const float *a, const float *b, float *c,
-                      ptrdiff_t ldc, float alpha, float beta)
+static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const float *b,
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta)
 {
     float acc[MR * NR] = {0};
-    for (int k = 0; k < kc; k++, a += MR, b += NR)
+    for (int k = 0; k < kc; k++) {
+        /* Column k of the A tile and row k of the B tile, zero past m and n. */
+        float ak[MR] = {0}, bk[NR] = {0};
+        for (int i = 0; i < MR; i++)
+            ak[i] = lda == 0 ? a[k * MR + i] : i < m ? a[i * lda + k] : 0.0f;
+        for (int j = 0; j < NR; j++)
+            bk[j] = ldb == 0 ? b[k * NR + j] : j < n ? b[k * ldb + j] : 0.0f;
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++)
-                acc[i * NR + j] += a[i] * b[j];
+                acc[i * NR + j] += ak[i] * bk[j];
+    }
     nn_tile_update(m, n, acc, NR, c, ldc, alpha, beta);
 }
 

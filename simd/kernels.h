@@ -26,10 +26,14 @@ typedef struct nn_gemm_kernels {
     /* Packs the kc x nc block op(B)(k, j) = b[k*rs + j*cs] into NR-column panels. */
     void (*pack_b)(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst);
 
-    /* One register tile: c[0..m) x [0..n) = alpha * (a_panel * b_panel) + beta * c,
-     * m <= MR, n <= NR, sums over kc in order k = 0, 1, ...  beta == 0: c is not read. */
-    void (*gemm_tile)(int m, int n, int kc, const float *a, const float *b,
-                      float *c, ptrdiff_t ldc, float alpha, float beta);
+    /* One register tile: c[0..m) x [0..n) = alpha * op(A) op(B) + beta * c, m <= MR,
+     * n <= NR, summed over k = 0, 1, ... kc-1 in order; beta == 0: c is not read.
+     * Each operand is either a packed panel (ld == 0) or read in place from the
+     * caller's matrix (ld > 0): A as a[i*lda + k], B as b[k*ldb + j], touching only
+     * rows i < m and columns j < n.  Both ways give the same bits. */
+    void (*gemm_tile)(int m, int n, int kc, const float *a, ptrdiff_t lda,
+                      const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                      float alpha, float beta);
 
     /* c[i][j] = act(c[i][j] + bias[j]) over an m x n block (bias may be NULL). */
     void (*epilogue)(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act);
