@@ -14,19 +14,91 @@
 
 enum { MR = 14, NR = 32, VL = 16 };
 
-static void pack_a(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst)
-{
-    nn_pack_a_panels(MR, mc, kc, a, rs, cs, dst);
-}
-
-static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst)
-{
-    nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
-}
-
 static inline __mmask16 first_lanes(int n)
 {
     return n >= VL ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
+
+/* Transposes the 16 x 16 block held in r[0..15] in place (row i becomes column i). */
+static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        for (int h = 0; h < 2; h++) {
+            __m512d lo = _mm512_castps_pd(t[i + h]), hi = _mm512_castps_pd(t[i + 2 + h]);
+            r[i + h] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+            r[i + 2 + h] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+        }
+    }
+    /* Now each 128-bit lane holds a 4 x 4 block; move the lanes into place. */
+    for (int i = 0; i < 4; i++) {
+        __m512 a = r[i], b = r[i + 4], c = r[i + 8], d = r[i + 12];
+        __m512 ab_lo = _mm512_shuffle_f32x4(a, b, 0x88), ab_hi = _mm512_shuffle_f32x4(a, b, 0xdd);
+        __m512 cd_lo = _mm512_shuffle_f32x4(c, d, 0x88), cd_hi = _mm512_shuffle_f32x4(c, d, 0xdd);
+        t[i] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+        t[i + 8] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xdd);
+        t[i + 4] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xdd);
+    }
+    /* t[q] now holds column q with its two low bits swapped. */
+    for (int i = 0; i < 16; i++)
+        r[i] = t[(i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1)];
+}
+
+/* Loads `lines` rows of up to 16 floats, `stride` apart, `count` floats each; the
+ * rest of the 16 x 16 block is zero.  Never reads past the rows and counts given. */
+static inline void load_block(__m512 r[16], const float *src, ptrdiff_t stride, int lines, int count)
+{
+    __mmask16 mask = first_lanes(count);
+    for (int i = 0; i < 16; i++)
+        r[i] = i < lines ? _mm512_maskz_loadu_ps(mask, src + i * stride) : _mm512_setzero_ps();
+}
+
+/* A not transposed: each panel row is contiguous in k, the panel wants columns of 14:
+ * transpose 16 x 16 blocks in registers instead of moving one float at a time. */
+static void pack_a(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    if (cs != 1) {
+        nn_pack_a_panels(MR, mc, kc, a, rs, cs, dst);
+        return;
+    }
+    for (int i0 = 0; i0 < mc; i0 += MR, dst += (ptrdiff_t)MR * kc) {
+        int rows = nn_min_int(MR, mc - i0);
+        for (int k0 = 0; k0 < kc; k0 += VL) {
+            int ks = nn_min_int(VL, kc - k0);
+            __m512 r[16];
+            load_block(r, a + i0 * rs + k0, rs, rows, ks);
+            transpose16(r);
+            for (int k = 0; k < ks; k++)
+                _mm512_mask_storeu_ps(dst + (ptrdiff_t)(k0 + k) * MR, first_lanes(MR), r[k]);
+        }
+    }
+}
+
+/* B transposed: each panel column is contiguous in k, the panel wants rows of 32. */
+static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    if (rs != 1) {
+        nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
+        return;
+    }
+    for (int j0 = 0; j0 < nc; j0 += NR, dst += (ptrdiff_t)NR * kc) {
+        for (int half = 0; half < NR; half += VL) {
+            int cols = nn_min_int(VL, nc - j0 - half);
+            for (int k0 = 0; k0 < kc; k0 += VL) {
+                int ks = nn_min_int(VL, kc - k0);
+                __m512 r[16];
+                load_block(r, b + (j0 + half) * cs + k0, cs, cols, ks);
+                transpose16(r);
+                for (int k = 0; k < ks; k++)
+                    _mm512_store_ps(dst + (ptrdiff_t)(k0 + k) * NR + half, r[k]);
+            }
+        }
+    }
 }
 
 /* Scales the accumulators into one row of C: c = alpha * acc + beta * c. */
