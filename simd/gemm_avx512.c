@@ -58,41 +58,61 @@ static inline void load_block(__m512 r[16], const float *src, ptrdiff_t stride, 
         r[i] = i < lines ? _mm512_maskz_loadu_ps(mask, src + i * stride) : _mm512_setzero_ps();
 }
 
-/* A not transposed: each panel row is contiguous in k, the panel wants columns of 14:
- * transpose 16 x 16 blocks in registers instead of moving one float at a time. */
+/* Panels of A: 14 rows, stored column by column.  Not transposed, the rows are
+ * contiguous in k, so 16 x 16 blocks are transposed in registers; transposed, each
+ * panel column is 14 contiguous floats: a masked copy. */
 static void pack_a(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst)
 {
-    if (cs != 1) {
+    if (cs != 1 && rs != 1) {
         nn_pack_a_panels(MR, mc, kc, a, rs, cs, dst);
         return;
     }
+    const __mmask16 panel_lanes = first_lanes(MR);
     for (int i0 = 0; i0 < mc; i0 += MR, dst += (ptrdiff_t)MR * kc) {
         int rows = nn_min_int(MR, mc - i0);
+        if (rs == 1) {
+            __mmask16 valid = first_lanes(rows);
+            for (int k = 0; k < kc; k++)
+                _mm512_mask_storeu_ps(dst + (ptrdiff_t)k * MR, panel_lanes,
+                                      _mm512_maskz_loadu_ps(valid, a + i0 + k * cs));
+            continue;
+        }
         for (int k0 = 0; k0 < kc; k0 += VL) {
             int ks = nn_min_int(VL, kc - k0);
             __m512 r[16];
             load_block(r, a + i0 * rs + k0, rs, rows, ks);
             transpose16(r);
             for (int k = 0; k < ks; k++)
-                _mm512_mask_storeu_ps(dst + (ptrdiff_t)(k0 + k) * MR, first_lanes(MR), r[k]);
+                _mm512_mask_storeu_ps(dst + (ptrdiff_t)(k0 + k) * MR, panel_lanes, r[k]);
         }
     }
 }
 
-/* B transposed: each panel column is contiguous in k, the panel wants rows of 32. */
+/* Panels of B: 32 columns, stored row by row (each row one aligned cache-line pair).
+ * Not transposed, a row is 32 contiguous floats: a masked copy; transposed, each
+ * panel column is contiguous in k, so 16 x 16 blocks are transposed in registers. */
 static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst)
 {
-    if (rs != 1) {
+    if (cs != 1 && rs != 1) {
         nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
         return;
     }
     for (int j0 = 0; j0 < nc; j0 += NR, dst += (ptrdiff_t)NR * kc) {
+        int cols = nn_min_int(NR, nc - j0);
+        if (cs == 1) {
+            __mmask16 valid0 = first_lanes(cols), valid1 = first_lanes(cols - VL);
+            for (int k = 0; k < kc; k++) {
+                const float *src = b + k * rs + j0;
+                _mm512_store_ps(dst + (ptrdiff_t)k * NR, _mm512_maskz_loadu_ps(valid0, src));
+                _mm512_store_ps(dst + (ptrdiff_t)k * NR + VL, _mm512_maskz_loadu_ps(valid1, src + VL));
+            }
+            continue;
+        }
         for (int half = 0; half < NR; half += VL) {
-            int cols = nn_min_int(VL, nc - j0 - half);
             for (int k0 = 0; k0 < kc; k0 += VL) {
                 int ks = nn_min_int(VL, kc - k0);
                 __m512 r[16];
-                load_block(r, b + (j0 + half) * cs + k0, cs, cols, ks);
+                load_block(r, b + (j0 + half) * cs + k0, cs, cols - half, ks);
                 transpose16(r);
                 for (int k = 0; k < ks; k++)
                     _mm512_store_ps(dst + (ptrdiff_t)(k0 + k) * NR + half, r[k]);
