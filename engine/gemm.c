@@ -204,7 +204,9 @@ nn_status nn_sgemm_ex(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha
     if (status != NN_OK || M == 0 || N == 0)
         return status;
     if (K == 0 || alpha == 0.0f) {
+        unsigned fp = nn_fp_enter_ftz(); /* the float mode of every engine kernel */
         scale_only(plan->k, M, N, beta, C, ldc, ep);
+        nn_fp_restore(fp);
         return NN_OK;
     }
 
@@ -259,7 +261,10 @@ nn_status nn_vec_activate(nn_activation activation, size_t n, float *x)
     if (n > 0 && !x)
         return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_vec_activate: x is NULL with n=%zu", n);
     nn_status status = nn_gemm_plan_get(&plan);
-    if (status == NN_OK && n > 0)
+    if (status == NN_OK && n > 0) {
+        unsigned fp = nn_fp_enter_ftz(); /* as in the fused epilogue: same bits */
         plan->k->activate(n, x, (int)activation);
+        nn_fp_restore(fp);
+    }
     return status;
 }
