@@ -403,7 +403,7 @@ static void check_vec_activate(const nn_isa *isas, int n_isas)
                        "x=%.9g: %.9g, libm %.9g", x[j], whole[j], want);
             }
             for (int n = 1; n <= N; n += n < 20 ? 1 : 23) { /* rows ending in every tail */
-                float p[2], q[2];
+                float p[2] = {0}, q[2] = {0};
                 int product = first_difference(n, x, act, 1.0f, 0.0f, p);
                 int scale = first_difference(n, x, act, 0.0f, 1.0f, q);
                 report(product == n, "epilogue on C = 1 * x (n=%d) at x=%.9g: %.9g fused, "
