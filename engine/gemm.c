@@ -153,30 +153,38 @@ static float *gemm_workspace(size_t floats)
 
 /* ---- Arguments and the cases that need no product --------------------------------- */
 
+/* A leading dimension must cover the stored row: at least max(1, extent). */
+static nn_status check_ld(const char *name, int ld, int extent)
+{
+    int least = extent > 1 ? extent : 1;
+    if (ld >= least)
+        return NN_OK;
+    return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_sgemm: %s=%d is below %d", name, ld, least);
+}
+
 static nn_status check_args(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb,
                             const float *C, int ldc, const nn_gemm_epilogue *ep)
 {
-    const char *fn = "nn_sgemm";
+    nn_status status;
     if ((ta != NN_NO_TRANS && ta != NN_TRANS) || (tb != NN_NO_TRANS && tb != NN_TRANS))
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: transpose flags must be NN_NO_TRANS or NN_TRANS (got %d, %d)",
-                       fn, (int)ta, (int)tb);
+        return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                       "nn_sgemm: transpose flags must be NN_NO_TRANS or NN_TRANS (got %d, %d)",
+                       (int)ta, (int)tb);
     if (M < 0 || N < 0 || K < 0)
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: negative size M=%d N=%d K=%d", fn, M, N, K);
-    int min_lda = ta == NN_TRANS ? M : K, min_ldb = tb == NN_TRANS ? K : N;
-    if (lda < (min_lda > 1 ? min_lda : 1))
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: lda=%d is below %d", fn, lda, min_lda > 1 ? min_lda : 1);
-    if (ldb < (min_ldb > 1 ? min_ldb : 1))
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: ldb=%d is below %d", fn, ldb, min_ldb > 1 ? min_ldb : 1);
-    if (ldc < (N > 1 ? N : 1))
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: ldc=%d is below %d", fn, ldc, N > 1 ? N : 1);
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_sgemm: negative size M=%d N=%d K=%d", M, N, K);
+    if ((status = check_ld("lda", lda, ta == NN_TRANS ? M : K)) != NN_OK ||
+        (status = check_ld("ldb", ldb, tb == NN_TRANS ? K : N)) != NN_OK ||
+        (status = check_ld("ldc", ldc, N)) != NN_OK)
+        return status;
     int reads_ab = M > 0 && N > 0 && K > 0 && alpha != 0.0f;
     if (reads_ab && (!A || !B))
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: %s is NULL with M=%d N=%d K=%d", fn, A ? "B" : "A", M, N, K);
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_sgemm: %s is NULL with M=%d N=%d K=%d",
+                       A ? "B" : "A", M, N, K);
     if (M > 0 && N > 0 && !C)
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: C is NULL with M=%d N=%d", fn, M, N);
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_sgemm: C is NULL with M=%d N=%d", M, N);
     if (ep && (ep->activation < NN_ACT_NONE || ep->activation > NN_ACT_TANH))
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)ep->activation);
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_sgemm: unknown activation %d", (int)ep->activation);
     return NN_OK;
 }
 
