@@ -1,11 +1,18 @@
 /*
  * engine/gemm.c — the portable SGEMM driver: BLIS's five loops around a microkernel.
  *
- *   for jc in N by NC:           B block  (KC x NC, packed, shared by the team)
+ * The team splits C into one rectangle per thread (along N, along M, or both: see
+ * split_team), and each thread runs the five loops on its rectangle alone, with its
+ * own packing buffers in its own caches and no barrier:
+ *
+ *   for jc in N by NC:           B block  (KC x NC, packed)
  *     for pc in K by KC:
- *       for ic in M by MC:       A block  (MC x KC, packed, shared by the team)
- *         for each MR x NR tile of the block, split evenly over the team:
+ *       for ic in M by MC:       A block  (MC x KC, packed)
+ *         for each MR x NR tile, B panel outer (it stays in L1 while A panels pass):
  *           gemm_tile (microkernel), then the epilogue on the last pc step
+ *
+ * A rectangle packs only the rows of A and columns of B it uses, so splitting along N
+ * packs A once per thread column: cheap next to the product (K*M against K*M*N/t).
  *
  * Determinism: KC depends on K and the kernel set only, and every element of C is
  * summed over k in the same order by exactly one thread, so the result is the same
@@ -14,22 +21,31 @@
 #define _POSIX_C_SOURCE 200809L
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "internal.h"
 
+/* The whole product, as the caller gave it. */
 typedef struct gemm_job {
     const nn_gemm_kernels *k;
-    int M, N, K, mc, kc, nc;
+    int M, N, K, kc;
+    const nn_gemm_plan *plan;
     float alpha, beta;
     const float *A, *B;
     ptrdiff_t a_rs, a_cs, b_rs, b_cs; /* op(A)(i,k) = A[i*a_rs + k*a_cs], likewise B */
     float *C;
     ptrdiff_t ldc;
     const nn_gemm_epilogue *epilogue;
-    int a_in_place, b_in_place; /* read by the tiles from A or B as stored, not packed */
-    float *packed_a, *packed_b;
 } gemm_job;
+
+/* One thread's rectangle of C and how it is blocked and fed. */
+typedef struct gemm_rect {
+    int m0, n0, M, N;           /* rows m0..m0+M-1, columns n0..n0+N-1 of C */
+    int mc, nc;
+    int a_in_place, b_in_place; /* tiles read A or B as stored, not packed */
+    float *packed_a, *packed_b;
+} gemm_rect;
 
 /* Packing an operand pays when the tiles reuse it: A once per NR panel of the block,
  * B once per MR panel.  Below this many uses, an operand whose rows are contiguous
@@ -40,13 +56,6 @@ static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 static int round_up(int a, int b) { return ceil_div(a, b) * b; }
 
-/* Splits `count` items over the team: this thread's half-open range. */
-static void share(int count, int tid, int threads, int *first, int *end)
-{
-    *first = (int)((int64_t)count * tid / threads);
-    *end = (int)((int64_t)count * (tid + 1) / threads);
-}
-
 /* Block sizes for this problem: the plan's, shrunk so the blocks are even (K = 784
  * with KC = 192 runs five blocks of 157, not four of 192 and one of 16). */
 static int balanced_block(int extent, int block, int multiple)
@@ -55,79 +64,56 @@ static int balanced_block(int extent, int block, int multiple)
     return round_up(ceil_div(extent, blocks), multiple);
 }
 
-/* Each thread packs its share of the block's panels (MR rows or NR columns each). */
-static void pack_a_share(const gemm_job *j, int ic, int pc, int mc, int kc, int tid, int threads)
-{
-    int mr = j->k->mr, first, end;
-    if (j->a_in_place)
-        return;
-    share(ceil_div(mc, mr), tid, threads, &first, &end);
-    if (first == end)
-        return;
-    int rows = min_int(end * mr, mc) - first * mr;
-    const float *a = j->A + (ptrdiff_t)(ic + first * mr) * j->a_rs + (ptrdiff_t)pc * j->a_cs;
-    j->k->pack_a(rows, kc, a, j->a_rs, j->a_cs, j->packed_a + (ptrdiff_t)first * mr * kc);
-}
-
-static void pack_b_share(const gemm_job *j, int pc, int jc, int kc, int nc, int tid, int threads)
-{
-    int nr = j->k->nr, first, end;
-    if (j->b_in_place)
-        return;
-    share(ceil_div(nc, nr), tid, threads, &first, &end);
-    if (first == end)
-        return;
-    int cols = min_int(end * nr, nc) - first * nr;
-    const float *b = j->B + (ptrdiff_t)pc * j->b_rs + (ptrdiff_t)(jc + first * nr) * j->b_cs;
-    j->k->pack_b(kc, cols, b, j->b_rs, j->b_cs, j->packed_b + (ptrdiff_t)first * nr * kc);
-}
-
-/* This thread's tiles of the packed MC x NC block, B panel outer so that each
- * KC x NR panel of B stays in L1 while the A panels stream past it. */
-static void macro_kernel(const gemm_job *j, int ic, int jc, int pc, int mc, int nc, int kc,
-                         float beta, int last_k, int tid, int threads)
+/* The tiles of one packed MC x NC block (rows ic, columns jc of the rectangle). */
+static void macro_kernel(const gemm_job *j, const gemm_rect *r, int ic, int jc, int pc,
+                         int mc, int nc, int kc, float beta, int last_k)
 {
     const nn_gemm_kernels *k = j->k;
-    int tiles_m = ceil_div(mc, k->mr), first, end;
-    share(tiles_m * ceil_div(nc, k->nr), tid, threads, &first, &end);
     const float *bias = j->epilogue ? j->epilogue->bias : NULL;
-    /* In place: tiles read A from row ic + ir, column pc (B likewise); packed: panels. */
-    ptrdiff_t lda = j->a_in_place ? j->a_rs : 0, ldb = j->b_in_place ? j->b_rs : 0;
-    const float *a0 = j->a_in_place ? j->A + (ptrdiff_t)ic * lda + pc : j->packed_a;
-    const float *b0 = j->b_in_place ? j->B + (ptrdiff_t)pc * ldb + jc : j->packed_b;
-    for (int t = first; t < end; t++) {
-        int ir = (t % tiles_m) * k->mr, jr = (t / tiles_m) * k->nr;
-        int m = min_int(k->mr, mc - ir), n = min_int(k->nr, nc - jr);
-        float *c = j->C + (ptrdiff_t)(ic + ir) * j->ldc + jc + jr;
-        k->gemm_tile(m, n, kc, a0 + (ptrdiff_t)ir * (lda ? lda : kc), lda,
-                     b0 + (ptrdiff_t)jr * (ldb ? 1 : kc), ldb, c, j->ldc, j->alpha, beta);
-        if (last_k && j->epilogue)
-            k->epilogue(m, n, c, j->ldc, bias ? bias + jc + jr : NULL, (int)j->epilogue->activation);
+    int row = r->m0 + ic, col = r->n0 + jc;
+    /* In place: tiles read A from row `row`, column pc (B likewise); packed: panels. */
+    ptrdiff_t lda = r->a_in_place ? j->a_rs : 0, ldb = r->b_in_place ? j->b_rs : 0;
+    const float *a0 = r->a_in_place ? j->A + (ptrdiff_t)row * lda + pc : r->packed_a;
+    const float *b0 = r->b_in_place ? j->B + (ptrdiff_t)pc * ldb + col : r->packed_b;
+    for (int jr = 0; jr < nc; jr += k->nr) {
+        int n = min_int(k->nr, nc - jr);
+        const float *b = b0 + (ptrdiff_t)jr * (ldb ? 1 : kc);
+        for (int ir = 0; ir < mc; ir += k->mr) {
+            int m = min_int(k->mr, mc - ir);
+            float *c = j->C + (ptrdiff_t)(row + ir) * j->ldc + col + jr;
+            k->gemm_tile(m, n, kc, a0 + (ptrdiff_t)ir * (lda ? lda : kc), lda, b, ldb, c,
+                         j->ldc, j->alpha, beta);
+            if (last_k && j->epilogue)
+                k->epilogue(m, n, c, j->ldc, bias ? bias + col + jr : NULL,
+                            (int)j->epilogue->activation);
+        }
     }
 }
 
-/* One thread's part of the whole product.  Called inside the team's parallel region,
- * or directly when the team is one thread (the barriers then do nothing). */
-static void gemm_team_member(const gemm_job *j, int tid, int threads)
+/* The five loops over one rectangle. */
+static void gemm_rectangle(const gemm_job *j, const gemm_rect *r)
 {
-    for (int jc = 0; jc < j->N; jc += j->nc) {
-        int nc = min_int(j->nc, j->N - jc);
+    const nn_gemm_kernels *k = j->k;
+    for (int jc = 0; jc < r->N; jc += r->nc) {
+        int nc = min_int(r->nc, r->N - jc);
         for (int pc = 0; pc < j->K; pc += j->kc) {
             int kc = min_int(j->kc, j->K - pc);
             float beta = pc == 0 ? j->beta : 1.0f;
-            pack_b_share(j, pc, jc, kc, nc, tid, threads);
-            for (int ic = 0; ic < j->M; ic += j->mc) {
-                int mc = min_int(j->mc, j->M - ic);
-                pack_a_share(j, ic, pc, mc, kc, tid, threads);
-#pragma omp barrier
-                macro_kernel(j, ic, jc, pc, mc, nc, kc, beta, pc + kc == j->K, tid, threads);
-#pragma omp barrier
+            if (!r->b_in_place)
+                k->pack_b(kc, nc, j->B + (ptrdiff_t)pc * j->b_rs + (ptrdiff_t)(r->n0 + jc) * j->b_cs,
+                          j->b_rs, j->b_cs, r->packed_b);
+            for (int ic = 0; ic < r->M; ic += r->mc) {
+                int mc = min_int(r->mc, r->M - ic);
+                if (!r->a_in_place)
+                    k->pack_a(mc, kc, j->A + (ptrdiff_t)(r->m0 + ic) * j->a_rs + (ptrdiff_t)pc * j->a_cs,
+                              j->a_rs, j->a_cs, r->packed_a);
+                macro_kernel(j, r, ic, jc, pc, mc, nc, kc, beta, pc + kc == j->K);
             }
         }
     }
 }
 
-/* ---- Workspace: per calling thread, grown when needed, freed when the thread ends. */
+/* ---- Workspace: per thread, grown when needed, freed when the thread ends. */
 
 static _Thread_local float *workspace;
 static _Thread_local size_t workspace_floats;
@@ -149,6 +135,80 @@ static float *gemm_workspace(size_t floats)
         pthread_setspecific(workspace_key, workspace);
     }
     return workspace;
+}
+
+/* Blocks, in-place choices and buffers for rows [m0, m1) and columns [n0, n1).
+ * @return 0 if the packing buffers cannot be allocated. */
+static int plan_rectangle(const gemm_job *j, int m0, int m1, int n0, int n1, gemm_rect *r)
+{
+    const nn_gemm_kernels *k = j->k;
+    *r = (gemm_rect){.m0 = m0, .n0 = n0, .M = m1 - m0, .N = n1 - n0};
+    r->mc = balanced_block(r->M, j->plan->mc, k->mr);
+    r->nc = balanced_block(r->N, j->plan->nc, k->nr);
+    r->a_in_place = j->a_cs == 1 && ceil_div(r->nc, k->nr) < MIN_REUSE_TO_PACK;
+    r->b_in_place = j->b_cs == 1 && ceil_div(r->mc, k->mr) < MIN_REUSE_TO_PACK;
+    /* Packed B starts on a cache line, so every NR-wide row of a B panel is aligned. */
+    size_t a_floats = ((size_t)r->mc * j->kc + 15) / 16 * 16, b_floats = (size_t)r->nc * j->kc;
+    r->packed_a = gemm_workspace(a_floats + b_floats);
+    r->packed_b = r->packed_a ? r->packed_a + a_floats : NULL;
+    return r->packed_a != NULL;
+}
+
+/*
+ * How `threads` rectangles tile C: `rows` bands of M times `threads / rows` bands of N.
+ * A thread packs K x (its rows) of A and K x (its columns) of B, so the split with the
+ * least packing per thread, M/rows + N/cols, wins; every band keeps at least one tile.
+ */
+static int split_rows(const gemm_job *j, int threads)
+{
+    int panels_m = ceil_div(j->M, j->k->mr), panels_n = ceil_div(j->N, j->k->nr);
+    int best = 0;
+    double best_cost = 0;
+    for (int rows = 1; rows <= threads; rows++) {
+        int cols = threads / rows;
+        if (rows * cols != threads || rows > panels_m || cols > panels_n)
+            continue;
+        double cost = (double)j->M / rows + (double)j->N / cols;
+        if (!best || cost < best_cost) {
+            best = rows;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+/* Runs the product on `threads` threads (fewer if the tiles do not go round). */
+static nn_status gemm_parallel(const gemm_job *j, int threads)
+{
+    int rows;
+    while (!(rows = split_rows(j, threads)))
+        threads--; /* e.g. 3 threads on a product of 2 x 1 tiles */
+    int cols = threads / rows;
+    int panels_m = ceil_div(j->M, j->k->mr), panels_n = ceil_div(j->N, j->k->nr);
+    atomic_int failed = 0;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        unsigned fp = nn_fp_enter_ftz();
+        int t = omp_get_thread_num(), team = omp_get_num_threads();
+        /* The team may be smaller than asked; its threads then share the bands. */
+        for (int band = t; band < threads; band += team) {
+            int r = band / cols, c = band % cols;
+            int m0 = (int)((int64_t)panels_m * r / rows) * j->k->mr;
+            int m1 = min_int((int)((int64_t)panels_m * (r + 1) / rows) * j->k->mr, j->M);
+            int n0 = (int)((int64_t)panels_n * c / cols) * j->k->nr;
+            int n1 = min_int((int)((int64_t)panels_n * (c + 1) / cols) * j->k->nr, j->N);
+            gemm_rect rect;
+            if (plan_rectangle(j, m0, m1, n0, n1, &rect))
+                gemm_rectangle(j, &rect);
+            else
+                atomic_store(&failed, 1);
+        }
+        nn_fp_restore(fp);
+    }
+    if (atomic_load(&failed))
+        return nn_fail(NN_ERR_OUT_OF_MEMORY,
+                       "nn_sgemm: cannot allocate packing space (C is partly computed)");
+    return NN_OK;
 }
 
 /* ---- Arguments and the cases that need no product --------------------------------- */
@@ -218,40 +278,15 @@ nn_status nn_sgemm_ex(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha
         return NN_OK;
     }
 
-    const nn_gemm_kernels *k = plan->k;
     gemm_job j = {
-        .k = k, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A, .B = B,
+        .k = plan->k, .plan = plan, .M = M, .N = N, .K = K,
+        .kc = balanced_block(K, plan->kc, 1),
+        .alpha = alpha, .beta = beta, .A = A, .B = B,
         .a_rs = ta == NN_TRANS ? 1 : lda, .a_cs = ta == NN_TRANS ? lda : 1,
         .b_rs = tb == NN_TRANS ? 1 : ldb, .b_cs = tb == NN_TRANS ? ldb : 1,
         .C = C, .ldc = ldc, .epilogue = ep,
-        .kc = balanced_block(K, plan->kc, 1),
-        .mc = balanced_block(M, plan->mc, k->mr),
-        .nc = balanced_block(N, plan->nc, k->nr),
     };
-    j.a_in_place = ta == NN_NO_TRANS && ceil_div(j.nc, k->nr) < MIN_REUSE_TO_PACK;
-    j.b_in_place = tb == NN_NO_TRANS && ceil_div(j.mc, k->mr) < MIN_REUSE_TO_PACK;
-    /* Packed B starts on a cache line, so every NR-wide row of a B panel is aligned. */
-    size_t a_floats = ((size_t)j.mc * j.kc + 15) / 16 * 16, b_floats = (size_t)j.nc * j.kc;
-    j.packed_a = gemm_workspace(a_floats + b_floats);
-    if (!j.packed_a)
-        return nn_fail(NN_ERR_OUT_OF_MEMORY, "nn_sgemm: cannot allocate %zu bytes of packing space",
-                       (a_floats + b_floats) * sizeof(float));
-    j.packed_b = j.packed_a + a_floats;
-
-    int threads = nn_threads_for(2.0 * M * N * K);
-    if (threads == 1) {
-        unsigned fp = nn_fp_enter_ftz();
-        gemm_team_member(&j, 0, 1);
-        nn_fp_restore(fp);
-        return NN_OK;
-    }
-#pragma omp parallel num_threads(threads)
-    {
-        unsigned fp = nn_fp_enter_ftz();
-        gemm_team_member(&j, omp_get_thread_num(), omp_get_num_threads());
-        nn_fp_restore(fp);
-    }
-    return NN_OK;
+    return gemm_parallel(&j, nn_threads_for(2.0 * M * N * K));
 }
 
 nn_status nn_sgemm(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha,

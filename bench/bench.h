@@ -1,0 +1,59 @@
+// What the files of nn_bench share: the SGEMM shapes, the implementations under test
+// (ours and the peers loaded with dlopen), and the benchmark registration.
+#ifndef NN_BENCH_BENCH_H
+#define NN_BENCH_BENCH_H
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace nnb {
+
+// One SGEMM problem, row-major: C (M x N) = op(A) (M x K) * op(B) (K x N).
+// A transposed operand is stored transposed: A as K x M, B as N x K.
+struct Shape {
+    const char *name;   // in benchmark names: sgemm/<impl>/<name>/threads:<t>
+    int M, N, K;
+    bool trans_a, trans_b;
+    const char *origin; // where the MNIST models meet this product
+};
+
+// Every shape benchmarked, in table order (the one place they are listed).
+const std::vector<Shape> &shapes();
+
+inline int lda(const Shape &s) { return s.trans_a ? s.M : s.K; }
+inline int ldb(const Shape &s) { return s.trans_b ? s.K : s.N; }
+inline int ldc(const Shape &s) { return s.N; }
+inline double flops(const Shape &s) { return 2.0 * s.M * s.N * s.K; }
+
+// An SGEMM under test.  sgemm computes C = op(A) op(B) (alpha 1, beta 0) and returns
+// nullptr, or a message if the library refused the call.
+struct Impl {
+    const char *name;   // "ours", "onednn", "openblas", "blis"
+    void (*set_threads)(int threads);
+    const char *(*sgemm)(const Shape &s, const float *A, const float *B, float *C);
+};
+
+// Peers (peers.cpp).  load_peers() dlopens every peer found at configure time;
+// call it once, before anything else runs OpenMP code.
+void load_peers();
+std::vector<Impl> loaded_peers();
+void print_peer_info(std::FILE *out);
+
+// Ours (bench_sgemm.cpp).
+Impl our_impl();
+
+// Thread counts every benchmark runs with: 1, 2 and the physical cores if more.
+std::vector<int> thread_counts();
+
+// Registers sgemm/<impl>/<shape>/threads:<t> for every shape, impl and thread count,
+// and peak/fma_<isa>/threads:<t>.  min_time > 0 overrides Google Benchmark's default.
+void register_benchmarks(double min_time);
+
+// Runs everything registered with a short min time and prints the summary table
+// (summary.cpp).  Returns the process exit status.
+int run_summary();
+
+}  // namespace nnb
+
+#endif  // NN_BENCH_BENCH_H

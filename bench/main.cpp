@@ -1,0 +1,84 @@
+// nn_bench: nn_sgemm against oneDNN, OpenBLAS and BLIS on the shapes of bench/shapes.cpp.
+//   nn_bench --info      what the engine chose and which peers loaded
+//   nn_bench --summary   a short run of everything and one readable table
+//   nn_bench [--benchmark_...]   Google Benchmark itself (filter, repetitions, JSON, ...)
+#include "bench.h"
+#include "fma_peak.h"
+
+#include <benchmark/benchmark.h>
+#include <nn/engine.h>
+
+#include <cstring>
+#include <vector>
+
+namespace {
+
+enum class Mode { benchmark, info, summary };
+
+void usage(std::FILE *out)
+{
+    std::fprintf(out,
+                 "usage: nn_bench [--info | --summary] [--benchmark_OPTION ...]\n"
+                 "  --info      print the engine's configuration and the peers loaded, exit\n"
+                 "  --summary   run every benchmark briefly, print one table\n"
+                 "  otherwise   run Google Benchmark: --benchmark_filter=REGEX,\n"
+                 "              --benchmark_repetitions=N, --benchmark_format=json, ...\n"
+                 "              (--benchmark_list_tests=true lists the names)\n");
+}
+
+int print_info()
+{
+    int length = nn_engine_describe(nullptr, 0);
+    std::vector<char> text(length > 0 ? size_t(length) + 1 : 1);
+    nn_engine_describe(text.data(), text.size());
+    std::printf("%s\n", text.data());
+    nnb::print_peer_info(stdout);
+    const char *isa = nn_bench_fma_peak_isa();
+    std::printf("FMA peak kernel: %s\n", isa ? isa : "none (not x86-64 with AVX2/AVX-512)");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    Mode mode = Mode::benchmark;
+    std::vector<char *> rest = {argv[0]};  // what Google Benchmark gets
+    for (int i = 1; i < argc; i++) {
+        Mode asked = std::strcmp(argv[i], "--info") == 0      ? Mode::info
+                     : std::strcmp(argv[i], "--summary") == 0 ? Mode::summary
+                                                              : Mode::benchmark;
+        if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (asked == Mode::benchmark) {
+            rest.push_back(argv[i]);
+        } else if (mode != Mode::benchmark && mode != asked) {
+            usage(stderr);  // --info and --summary together
+            return 2;
+        } else {
+            mode = asked;
+        }
+    }
+    int rest_count = int(rest.size());
+    rest.push_back(nullptr);
+    benchmark::Initialize(&rest_count, rest.data());
+    if (benchmark::ReportUnrecognizedArguments(rest_count, rest.data())) {
+        usage(stderr);
+        return 2;
+    }
+
+    nnb::load_peers();  // before any OpenMP code: it sets OPENBLAS_CORETYPE
+    if (mode == Mode::info)
+        return print_info();
+    int status = 0;
+    if (mode == Mode::summary) {
+        status = nnb::run_summary();
+    } else {
+        nnb::register_benchmarks(0.0);
+        benchmark::RunSpecifiedBenchmarks();
+    }
+    benchmark::Shutdown();
+    return status;
+}

@@ -1,0 +1,123 @@
+// nn_bench --summary: every benchmark with a short min time, progress on stderr, then
+// one table on stdout: ours against the best peer and against the measured FMA peak.
+#include "bench.h"
+#include "fma_peak.h"
+
+#include <benchmark/benchmark.h>
+
+#include <iostream>
+#include <map>
+#include <string>
+
+namespace nnb {
+namespace {
+
+// Long enough for steady numbers on the small shapes, short enough that the whole
+// table (about 140 benchmarks) takes a minute or two on two cores.
+constexpr double kSummaryMinTime = 0.1;
+
+// Shows Google Benchmark's usual lines on stderr and keeps each run's GFLOP/s.
+class SummaryReporter : public benchmark::BenchmarkReporter {
+public:
+    SummaryReporter() : progress_(benchmark::ConsoleReporter::OO_None)
+    {
+        progress_.SetOutputStream(&std::cerr);
+        progress_.SetErrorStream(&std::cerr);
+    }
+    bool ReportContext(const Context &context) override
+    {
+        return progress_.ReportContext(context);
+    }
+    void ReportRuns(const std::vector<Run> &runs) override
+    {
+        progress_.ReportRuns(runs);
+        for (const Run &run : runs)
+            keep(run);
+    }
+    // GFLOP/s of a benchmark, or a negative value if it did not run.
+    double gflops(const std::string &name) const
+    {
+        auto found = gflops_.find(name);
+        return found == gflops_.end() ? -1.0 : found->second;
+    }
+
+private:
+    // Keyed by the name we registered (Google Benchmark appends "/min_time:..." and
+    // "/real_time").  With --benchmark_repetitions, the median aggregate comes after
+    // the repetitions and replaces them; the mean, stddev and cv are ignored.
+    void keep(const Run &run)
+    {
+        auto counter = run.counters.find("GFLOP/s");
+        if (counter == run.counters.end())  // absent when the run was skipped
+            return;
+        if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median")
+            return;
+        gflops_[run.run_name.function_name] = counter->second.value;
+    }
+
+    benchmark::ConsoleReporter progress_;
+    std::map<std::string, double> gflops_;
+};
+
+std::string sgemm_name(const char *impl, const Shape &s, int threads)
+{
+    return std::string("sgemm/") + impl + "/" + s.name + "/threads:" + std::to_string(threads);
+}
+
+std::string peak_name(const char *isa, int threads)
+{
+    return std::string("peak/fma_") + (isa ? isa : "none") + "/threads:" + std::to_string(threads);
+}
+
+void print_row(const Shape &s, int threads, const SummaryReporter &results, double peak)
+{
+    double ours = results.gflops(sgemm_name("ours", s, threads));
+    const char *best_name = "-";
+    double best = -1.0;
+    for (const Impl &peer : loaded_peers()) {
+        double g = results.gflops(sgemm_name(peer.name, s, threads));
+        if (g > best) {
+            best = g;
+            best_name = peer.name;
+        }
+    }
+    if (ours < 0 && best < 0)
+        return;  // filtered out
+    std::printf("%-22s %7d ", s.name, threads);
+    ours >= 0 ? std::printf("%9.1f  ", ours) : std::printf("%9s  ", "-");
+    best >= 0 ? std::printf("%-9s %7.1f ", best_name, best) : std::printf("%-9s %7s ", "-", "-");
+    ours >= 0 && best > 0 ? std::printf("%10.2fx ", ours / best) : std::printf("%11s ", "-");
+    ours >= 0 && peak > 0 ? std::printf("%9.0f%%\n", 100.0 * ours / peak)
+                          : std::printf("%10s\n", "-");
+}
+
+void print_table(const SummaryReporter &results)
+{
+    const char *isa = nn_bench_fma_peak_isa();
+    std::printf("\nnn_bench summary: GFLOP/s (higher is better), min time %.2f s per "
+                "benchmark, real time\n",
+                kSummaryMinTime);
+    for (int t : thread_counts()) {
+        double peak = results.gflops(peak_name(isa, t));
+        std::printf("\n%d thread%s, measured FMA peak (%s): ", t, t == 1 ? "" : "s",
+                    isa ? isa : "none");
+        peak > 0 ? std::printf("%.1f GFLOP/s\n", peak) : std::printf("-\n");
+        std::printf("%-22s %7s %9s  %-17s %11s %10s\n", "shape", "threads", "ours",
+                    "best peer", "ours/best", "% of peak");
+        for (const Shape &s : shapes())
+            print_row(s, t, results, peak);
+    }
+}
+
+}  // namespace
+
+int run_summary()
+{
+    register_benchmarks(kSummaryMinTime);
+    SummaryReporter results;
+    benchmark::RunSpecifiedBenchmarks(&results);
+    print_table(results);
+    return 0;
+}
+
+}  // namespace nnb
