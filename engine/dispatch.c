@@ -46,7 +46,9 @@ static int clamp(int value, int lo, int hi) { return value < lo ? lo : value > h
 /*
  * BLIS-style blocks from the caches: a KC x NR micro-panel of B stays in L1 while
  * MR-row panels of A stream past it; the MC x KC block of packed A fits half of L2;
- * the KC x NC block of packed B fits a share of L3.
+ * the KC x NC block of packed B fits a share of L3, since every MC block of A reuses
+ * it.  When M is a single MC block, packed B is used once, right after packing, and
+ * should not leave L2 in between: then NC fits half of L2 instead.
  */
 static nn_gemm_plan plan_for(const nn_gemm_kernels *k, const nn_topology *t)
 {
@@ -56,6 +58,8 @@ static nn_gemm_plan plan_for(const nn_gemm_kernels *k, const nn_topology *t)
     p.mc = round_down(clamp((int)(t->l2 / 2 / ((size_t)p.kc * sizeof(float))), k->mr, 4096), k->mr);
     size_t l3_share = t->l3 / 2;
     p.nc = round_down(clamp((int)(l3_share / ((size_t)p.kc * sizeof(float))), k->nr, 8192), k->nr);
+    int l2_nc = round_down((int)(t->l2 / 2 / ((size_t)p.kc * sizeof(float))), k->nr);
+    p.nc_one_pass = l2_nc < p.nc ? l2_nc : p.nc;
     return p;
 }
 

@@ -144,7 +144,7 @@ static int plan_rectangle(const gemm_job *j, int m0, int m1, int n0, int n1, gem
     const nn_gemm_kernels *k = j->k;
     *r = (gemm_rect){.m0 = m0, .n0 = n0, .M = m1 - m0, .N = n1 - n0};
     r->mc = balanced_block(r->M, j->plan->mc, k->mr);
-    r->nc = balanced_block(r->N, j->plan->nc, k->nr);
+    r->nc = balanced_block(r->N, r->M <= r->mc ? j->plan->nc_one_pass : j->plan->nc, k->nr);
     r->a_in_place = j->a_cs == 1 && ceil_div(r->nc, k->nr) < MIN_REUSE_TO_PACK;
     r->b_in_place = j->b_cs == 1 && ceil_div(r->mc, k->mr) < MIN_REUSE_TO_PACK;
     /* Packed B starts on a cache line, so every NR-wide row of a B panel is aligned. */

@@ -27,6 +27,7 @@ const nn_topology *nn_topology_get(void);
 typedef struct nn_gemm_plan {
     const nn_gemm_kernels *k;
     int mc, kc, nc; /* MC multiple of MR, NC multiple of NR */
+    int nc_one_pass; /* NC when M is one MC block: packed B is used once, from L2 */
 } nn_gemm_plan;
 
 /* The plan for the current ISA; fails if NN_ISA asked for an unusable one. */
