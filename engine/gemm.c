@@ -50,7 +50,7 @@ typedef struct gemm_rect {
 /* Packing an operand pays when the tiles reuse it: A once per NR panel of the block,
  * B once per MR panel.  Below this many uses, an operand whose rows are contiguous
  * along the tile (A not transposed, B not transposed) is read in place. */
-enum { MIN_REUSE_TO_PACK = 3 };
+enum { MIN_REUSE_TO_PACK = 4 };
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -177,33 +177,45 @@ static int split_rows(const gemm_job *j, int threads)
     return best;
 }
 
-/* Runs the product on `threads` threads (fewer if the tiles do not go round). */
+/* Computes band `band` of a rows x cols split of C. @return 0 if out of memory. */
+static int gemm_band(const gemm_job *j, int band, int rows, int cols)
+{
+    int panels_m = ceil_div(j->M, j->k->mr), panels_n = ceil_div(j->N, j->k->nr);
+    int r = band / cols, c = band % cols;
+    int m0 = (int)((int64_t)panels_m * r / rows) * j->k->mr;
+    int m1 = min_int((int)((int64_t)panels_m * (r + 1) / rows) * j->k->mr, j->M);
+    int n0 = (int)((int64_t)panels_n * c / cols) * j->k->nr;
+    int n1 = min_int((int)((int64_t)panels_n * (c + 1) / cols) * j->k->nr, j->N);
+    gemm_rect rect;
+    if (!plan_rectangle(j, m0, m1, n0, n1, &rect))
+        return 0;
+    gemm_rectangle(j, &rect);
+    return 1;
+}
+
+/* Runs the product on `threads` threads (fewer if the tiles do not go round); one
+ * thread never enters the OpenMP runtime. */
 static nn_status gemm_parallel(const gemm_job *j, int threads)
 {
     int rows;
     while (!(rows = split_rows(j, threads)))
         threads--; /* e.g. 3 threads on a product of 2 x 1 tiles */
     int cols = threads / rows;
-    int panels_m = ceil_div(j->M, j->k->mr), panels_n = ceil_div(j->N, j->k->nr);
     atomic_int failed = 0;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
+    if (threads == 1) {
         unsigned fp = nn_fp_enter_ftz();
-        int t = omp_get_thread_num(), team = omp_get_num_threads();
-        /* The team may be smaller than asked; its threads then share the bands. */
-        for (int band = t; band < threads; band += team) {
-            int r = band / cols, c = band % cols;
-            int m0 = (int)((int64_t)panels_m * r / rows) * j->k->mr;
-            int m1 = min_int((int)((int64_t)panels_m * (r + 1) / rows) * j->k->mr, j->M);
-            int n0 = (int)((int64_t)panels_n * c / cols) * j->k->nr;
-            int n1 = min_int((int)((int64_t)panels_n * (c + 1) / cols) * j->k->nr, j->N);
-            gemm_rect rect;
-            if (plan_rectangle(j, m0, m1, n0, n1, &rect))
-                gemm_rectangle(j, &rect);
-            else
-                atomic_store(&failed, 1);
-        }
+        failed = !gemm_band(j, 0, 1, 1);
         nn_fp_restore(fp);
+    } else {
+#pragma omp parallel num_threads(threads)
+        {
+            unsigned fp = nn_fp_enter_ftz();
+            /* The team may be smaller than asked; its threads then share the bands. */
+            for (int band = omp_get_thread_num(); band < threads; band += omp_get_num_threads())
+                if (!gemm_band(j, band, rows, cols))
+                    atomic_store(&failed, 1);
+            nn_fp_restore(fp);
+        }
     }
     if (atomic_load(&failed))
         return nn_fail(NN_ERR_OUT_OF_MEMORY,
