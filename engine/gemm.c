@@ -155,37 +155,45 @@ static int plan_rectangle(const gemm_job *j, int m0, int m1, int n0, int n1, gem
 }
 
 /*
- * How `threads` rectangles tile C: `rows` bands of M times `threads / rows` bands of N.
- * A thread packs K x (its rows) of A and K x (its columns) of B, so the split with the
- * least packing per thread, M/rows + N/cols, wins; every band keeps at least one tile.
+ * How `threads` rectangles tile C: `rows` bands of M (cut between MR-row panels) times
+ * `threads / rows` bands of N (cut between vectors, finer than NR panels, so that
+ * N = 256 splits 128 + 128 and not 144 + 112).  The split whose slowest thread has the
+ * least to do wins: its tile area plus its packing, K x (its rows + its columns), one
+ * packed float costing about as much as 16 multiply-adds.
  */
-static int split_rows(const gemm_job *j, int threads)
+typedef struct gemm_split {
+    int rows, cols;         /* bands of M, bands of N */
+    int units_m, units_n;   /* M in MR panels, N in vectors */
+} gemm_split;
+
+static gemm_split split_team(const gemm_job *j, int threads)
 {
-    int panels_m = ceil_div(j->M, j->k->mr), panels_n = ceil_div(j->N, j->k->nr);
-    int best = 0;
+    gemm_split best = {0, 0, ceil_div(j->M, j->k->mr), ceil_div(j->N, j->k->vl)};
     double best_cost = 0;
     for (int rows = 1; rows <= threads; rows++) {
         int cols = threads / rows;
-        if (rows * cols != threads || rows > panels_m || cols > panels_n)
+        if (rows * cols != threads || rows > best.units_m || cols > best.units_n)
             continue;
-        double cost = (double)j->M / rows + (double)j->N / cols;
-        if (!best || cost < best_cost) {
-            best = rows;
+        double m = (double)ceil_div(best.units_m, rows) * j->k->mr;
+        double n = (double)ceil_div(best.units_n, cols) * j->k->vl;
+        double cost = m * n + 16.0 * (m + n);
+        if (!best.rows || cost < best_cost) {
+            best.rows = rows;
+            best.cols = cols;
             best_cost = cost;
         }
     }
     return best;
 }
 
-/* Computes band `band` of a rows x cols split of C. @return 0 if out of memory. */
-static int gemm_band(const gemm_job *j, int band, int rows, int cols)
+/* Computes band `band` of the split. @return 0 if out of memory. */
+static int gemm_band(const gemm_job *j, const gemm_split *s, int band)
 {
-    int panels_m = ceil_div(j->M, j->k->mr), panels_n = ceil_div(j->N, j->k->nr);
-    int r = band / cols, c = band % cols;
-    int m0 = (int)((int64_t)panels_m * r / rows) * j->k->mr;
-    int m1 = min_int((int)((int64_t)panels_m * (r + 1) / rows) * j->k->mr, j->M);
-    int n0 = (int)((int64_t)panels_n * c / cols) * j->k->nr;
-    int n1 = min_int((int)((int64_t)panels_n * (c + 1) / cols) * j->k->nr, j->N);
+    int r = band / s->cols, c = band % s->cols;
+    int m0 = (int)((int64_t)s->units_m * r / s->rows) * j->k->mr;
+    int m1 = min_int((int)((int64_t)s->units_m * (r + 1) / s->rows) * j->k->mr, j->M);
+    int n0 = (int)((int64_t)s->units_n * c / s->cols) * j->k->vl;
+    int n1 = min_int((int)((int64_t)s->units_n * (c + 1) / s->cols) * j->k->vl, j->N);
     gemm_rect rect;
     if (!plan_rectangle(j, m0, m1, n0, n1, &rect))
         return 0;
@@ -197,14 +205,13 @@ static int gemm_band(const gemm_job *j, int band, int rows, int cols)
  * thread never enters the OpenMP runtime. */
 static nn_status gemm_parallel(const gemm_job *j, int threads)
 {
-    int rows;
-    while (!(rows = split_rows(j, threads)))
+    gemm_split split;
+    while (!(split = split_team(j, threads)).rows)
         threads--; /* e.g. 3 threads on a product of 2 x 1 tiles */
-    int cols = threads / rows;
     atomic_int failed = 0;
     if (threads == 1) {
         unsigned fp = nn_fp_enter_ftz();
-        failed = !gemm_band(j, 0, 1, 1);
+        failed = !gemm_band(j, &split, 0);
         nn_fp_restore(fp);
     } else {
 #pragma omp parallel num_threads(threads)
@@ -212,7 +219,7 @@ static nn_status gemm_parallel(const gemm_job *j, int threads)
             unsigned fp = nn_fp_enter_ftz();
             /* The team may be smaller than asked; its threads then share the bands. */
             for (int band = omp_get_thread_num(); band < threads; band += omp_get_num_threads())
-                if (!gemm_band(j, band, rows, cols))
+                if (!gemm_band(j, &split, band))
                     atomic_store(&failed, 1);
             nn_fp_restore(fp);
         }

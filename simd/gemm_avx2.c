@@ -175,7 +175,7 @@ static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, i
 }
 
 const nn_gemm_kernels nn_kernels_avx2 = {
-    .name = "avx2", .mr = MR, .nr = NR,
+    .name = "avx2", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
 };

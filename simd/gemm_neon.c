@@ -204,7 +204,7 @@ static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, i
 }
 
 const nn_gemm_kernels nn_kernels_neon = {
-    .name = "neon", .mr = MR, .nr = NR,
+    .name = "neon", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
 };

@@ -65,7 +65,7 @@ static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, i
 }
 
 const nn_gemm_kernels nn_kernels_scalar = {
-    .name = "scalar", .mr = MR, .nr = NR,
+    .name = "scalar", .mr = MR, .nr = NR, .vl = 1,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
 };

@@ -19,6 +19,8 @@ enum { NN_KACT_NONE = 0, NN_KACT_RELU, NN_KACT_SIGMOID, NN_KACT_TANH };
 typedef struct nn_gemm_kernels {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
     int mr, nr;       /* register tile of gemm_tile */
+    int vl;           /* floats per vector: a tile whose width is a multiple of it
+                         costs about its share of a full one */
 
     /* Packs the mc x kc block op(A)(i, k) = a[i*rs + k*cs] into MR-row panels. */
     void (*pack_a)(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst);
