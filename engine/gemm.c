@@ -50,7 +50,7 @@ typedef struct gemm_rect {
 /* Packing an operand pays when the tiles reuse it: A once per NR panel of the block,
  * B once per MR panel.  Below this many uses, an operand whose rows are contiguous
  * along the tile (A not transposed, B not transposed) is read in place. */
-enum { MIN_REUSE_TO_PACK = 4 };
+enum { MIN_REUSE_TO_PACK = 5 };
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }

@@ -16,6 +16,8 @@
 
 enum { MR = 8, NR = 48, VL = 16, NV = NR / VL };
 
+static inline int round_up_int(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
+
 static inline __mmask16 first_lanes(int n)
 {
     return n >= VL ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
@@ -99,16 +101,23 @@ static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, f
         nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
         return;
     }
+    if (cs == 1) {
+        /* Row by row, each read left to right across all panels: rows of B can be far
+         * apart (a page each), and a panel at a time would stride down them. */
+        for (int k = 0; k < kc; k++) {
+            const float *src = b + k * rs;
+            float *row = dst + (ptrdiff_t)k * NR;
+            for (int j = 0; j < nc; j += VL)
+                _mm512_store_ps(row + (ptrdiff_t)(j / NR) * NR * kc + j % NR,
+                                _mm512_maskz_loadu_ps(first_lanes(nc - j), src + j));
+            /* Zero the rest of the last panel's row. */
+            for (int j = round_up_int(nc, VL); j % NR; j += VL)
+                _mm512_store_ps(row + (ptrdiff_t)(j / NR) * NR * kc + j % NR, _mm512_setzero_ps());
+        }
+        return;
+    }
     for (int j0 = 0; j0 < nc; j0 += NR, dst += (ptrdiff_t)NR * kc) {
         int cols = nn_min_int(NR, nc - j0);
-        if (cs == 1) {
-            for (int k = 0; k < kc; k++)
-                for (int v = 0; v < NV; v++)
-                    _mm512_store_ps(dst + (ptrdiff_t)k * NR + v * VL,
-                                    _mm512_maskz_loadu_ps(first_lanes(cols - v * VL),
-                                                          b + k * rs + j0 + v * VL));
-            continue;
-        }
         for (int v0 = 0; v0 < NR; v0 += VL) {
             for (int k0 = 0; k0 < kc; k0 += VL) {
                 int ks = nn_min_int(VL, kc - k0);
