@@ -35,7 +35,7 @@ fi
 run() { printf '+ %s\n' "$*"; "$@"; }
 
 run cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-aarch64.cmake" \
-    -DCMAKE_BUILD_TYPE=Release -DNN_WITH_HWLOC=OFF -DNN_BUILD_TESTS=OFF -DNN_BUILD_BENCH=OFF \
+    -DCMAKE_BUILD_TYPE=Release -DNN_WITH_HWLOC=OFF -DNN_BUILD_LAYERS=OFF -DNN_BUILD_TESTS=OFF -DNN_BUILD_BENCH=OFF \
     >/dev/null
 run cmake --build "$build" --target nn_engine_static -j"$(nproc)"
 mkdir -p "$build/bin"
