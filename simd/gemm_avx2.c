@@ -12,21 +12,95 @@
 
 enum { MR = 6, NR = 16, VL = 8 };
 
-static void pack_a(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst)
-{
-    nn_pack_a_panels(MR, mc, kc, a, rs, cs, dst);
-}
-
-static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst)
-{
-    nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
-}
-
 /* Lane mask for the first n lanes (all lanes if n >= 8, none if n <= 0). */
 static inline __m256i first_lanes(int n)
 {
     n = n < 0 ? 0 : n > VL ? VL : n;
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Transposes the 8 x 8 block held in r[0..7] in place (row i becomes column i). */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* Loads `lines` rows of `count` floats, `stride` apart, into an 8 x 8 block; the rest
+ * is zero.  Never reads past the rows and counts given. */
+static inline void load_block(__m256 r[8], const float *src, ptrdiff_t stride, int lines, int count)
+{
+    __m256i mask = first_lanes(count);
+    for (int i = 0; i < 8; i++)
+        r[i] = i < lines ? _mm256_maskload_ps(src + i * stride, mask) : _mm256_setzero_ps();
+}
+
+/* Panels of A (MR rows, stored column by column), as in gemm_avx512.c: 8 x 8 register
+ * transposes when the rows of A are contiguous in k. */
+static void pack_a(int mc, int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    if (cs != 1) {
+        nn_pack_a_panels(MR, mc, kc, a, rs, cs, dst);
+        return;
+    }
+    const __m256i panel_lanes = first_lanes(MR);
+    for (int i0 = 0; i0 < mc; i0 += MR, dst += (ptrdiff_t)MR * kc) {
+        int rows = nn_min_int(MR, mc - i0);
+        for (int k0 = 0; k0 < kc; k0 += VL) {
+            int ks = nn_min_int(VL, kc - k0);
+            __m256 r[8];
+            load_block(r, a + i0 * rs + k0, rs, rows, ks);
+            transpose8(r);
+            for (int k = 0; k < ks; k++)
+                _mm256_maskstore_ps(dst + (ptrdiff_t)(k0 + k) * MR, panel_lanes, r[k]);
+        }
+    }
+}
+
+/* Panels of B (NR columns, stored row by row): rows read left to right across all
+ * panels when contiguous in j (zero padded to whole panels), 8 x 8 register
+ * transposes when contiguous in k. */
+static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, float *dst)
+{
+    int padded = (nc + NR - 1) / NR * NR;
+    if (cs == 1) {
+        for (int k = 0; k < kc; k++) {
+            float *row = dst + (ptrdiff_t)k * NR;
+            for (int j = 0; j < padded; j += VL)
+                _mm256_store_ps(row + (ptrdiff_t)(j / NR) * NR * kc + j % NR,
+                                _mm256_maskload_ps(b + k * rs + j, first_lanes(nc - j)));
+        }
+        return;
+    }
+    if (rs != 1) {
+        nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
+        return;
+    }
+    for (int j0 = 0; j0 < nc; j0 += NR, dst += (ptrdiff_t)NR * kc) {
+        for (int v0 = 0; v0 < NR; v0 += VL) {
+            for (int k0 = 0; k0 < kc; k0 += VL) {
+                int ks = nn_min_int(VL, kc - k0);
+                __m256 r[8];
+                load_block(r, b + (j0 + v0) * cs + k0, cs, nc - j0 - v0, ks);
+                transpose8(r);
+                for (int k = 0; k < ks; k++)
+                    _mm256_store_ps(dst + (ptrdiff_t)(k0 + k) * NR + v0, r[k]);
+            }
+        }
+    }
 }
 
 /* The tile for `rows` rows and `vecs` vectors of columns, reading A and B packed or in
