@@ -177,7 +177,8 @@ static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const
 
 static inline __m256 exp_ps(__m256 x)
 {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    /* x second: x86 min/max return it when either is NaN, so NaN stays NaN. */
+    x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-87.0f), x));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -220,7 +221,7 @@ static inline __m256 tanh_ps(__m256 x)
 static inline __m256 activate_ps(__m256 x, int act)
 {
     switch (act) {
-    case NN_KACT_RELU: return _mm256_max_ps(x, _mm256_setzero_ps());
+    case NN_KACT_RELU: return _mm256_max_ps(_mm256_setzero_ps(), x); /* NaN stays NaN */
     case NN_KACT_SIGMOID: return sigmoid_ps(x);
     case NN_KACT_TANH: return tanh_ps(x);
     default: return x;

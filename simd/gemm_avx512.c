@@ -225,7 +225,9 @@ static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const
  * scalef multiplies by 2^n exactly.  Inputs are clamped to [-87, 88]. */
 static inline __m512 exp_ps(__m512 x)
 {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    /* x86 min/max return their second operand when either is NaN: x goes second, so a
+     * NaN input stays NaN through exp, sigmoid and tanh. */
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-87.0f), x));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -267,7 +269,7 @@ static inline __m512 tanh_ps(__m512 x)
 static inline __m512 activate_ps(__m512 x, int act)
 {
     switch (act) {
-    case NN_KACT_RELU: return _mm512_max_ps(x, _mm512_setzero_ps());
+    case NN_KACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), x); /* NaN stays NaN */
     case NN_KACT_SIGMOID: return sigmoid_ps(x);
     case NN_KACT_TANH: return tanh_ps(x);
     default: return x;

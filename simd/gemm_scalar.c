@@ -42,7 +42,7 @@ static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const
 static float activate_one(float x, int act)
 {
     switch (act) {
-    case NN_KACT_RELU: return x > 0.0f ? x : 0.0f;
+    case NN_KACT_RELU: return x < 0.0f ? 0.0f : x; /* NaN stays NaN */
     case NN_KACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
     case NN_KACT_TANH: return tanhf(x);
     default: return x;

@@ -242,6 +242,23 @@ Test(vec_activate, saturates_at_infinity) {
     }
 }
 
+/* A NaN input stays NaN through every activation, so a NaN reaches the loss and stops
+ * training instead of turning into a plausible number. */
+Test(vec_activate, nan_stays_nan) {
+    FOR_EACH_SUPPORTED_ISA(isa) {
+        use_engine(isa, 1);
+        for (int act = 0; act < N_ACTS; act++) {
+            float y[19];
+            for (int i = 0; i < 19; i++)
+                y[i] = NAN;
+            cr_assert(nn_vec_activate((nn_activation)act, 19, y) == NN_OK, "%s", nn_last_error());
+            for (int i = 0; i < 19; i++)
+                cr_assert(isnan(y[i]), "%s %s(NaN) = %g at %d", nn_isa_name(isa), act_names[act],
+                          (double)y[i], i);
+        }
+    }
+}
+
 /* Activating x[off .. off + n) alone gives the bits of activating the whole array, and
  * writes nothing outside the range: offsets 0..16, lengths 0..40, 63, 64, 65, 129. */
 static void check_sub_ranges(nn_isa isa, nn_activation act, const float *x, const float *full) {
