@@ -30,6 +30,10 @@ double nn_rng_uniform(nn_rng *rng);              /* [0, 1) */
 double nn_rng_normal(nn_rng *rng);               /* N(0, 1) */
 uint32_t nn_rng_below(nn_rng *rng, uint32_t n);  /* uniform in [0, n), unbiased; n > 0 */
 
+/* ---- shape.c ---- */
+/* "32x13x13" into buf (snprintf rules). */
+int nn_shape_format(nn_shape s, char *buf, size_t size);
+
 /* ---- init.c ---- */
 /* Fills `count` weights of a layer with fan_in inputs and fan_out outputs. */
 void nn_init_fill(nn_init init, float *w, size_t count, int fan_in, int fan_out, nn_rng *rng);

@@ -1,4 +1,6 @@
 /* layers/shape.c — per-sample shapes and dataset views. */
+#include <stdio.h>
+
 #include "internal.h"
 
 nn_shape nn_shape_1d(int n) { return (nn_shape){.rank = 1, .dims = {n}}; }
@@ -16,6 +18,15 @@ size_t nn_shape_size(nn_shape s)
         size *= (size_t)s.dims[i];
     }
     return size;
+}
+
+int nn_shape_format(nn_shape s, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%d", s.rank > 0 ? s.dims[0] : 0);
+    for (int i = 1; i < s.rank && n >= 0; i++)
+        n += snprintf(buf + ((size_t)n < size ? (size_t)n : size), (size_t)n < size ? size - (size_t)n : 0,
+                      "x%d", s.dims[i]);
+    return n;
 }
 
 nn_status nn_dataset_rows(const nn_dataset *d, int first, int count, nn_dataset *view)

@@ -103,7 +103,8 @@ const char *nn_metric_name(nn_metric metric); /* "accuracy", "precision", ... */
 typedef enum nn_schedule_kind {
     NN_SCHEDULE_CONSTANT = 0,
     NN_SCHEDULE_STEP,         /* lr * gamma^floor(epoch / step_epochs) */
-    NN_SCHEDULE_COSINE,       /* min_lr + (lr - min_lr) (1 + cos(pi epoch / epochs)) / 2 */
+    NN_SCHEDULE_COSINE,       /* min_lr + (lr - min_lr) (1 + cos(pi e / epochs)) / 2, with
+                                 e = min(epoch, epochs): min_lr from `epochs` on */
 } nn_schedule_kind;
 
 typedef struct nn_schedule {
@@ -128,7 +129,7 @@ typedef struct nn_optimizer {
     float lr;
     float momentum;           /* SGD */
     int nesterov;             /* SGD */
-    float weight_decay;       /* SGD: L2 added to the gradient; AdamW: decoupled */
+    float weight_decay;       /* SGD, Adam: L2 added to the gradient; AdamW: decoupled */
     float beta1, beta2, eps;  /* Adam, AdamW */
     nn_schedule schedule;
 } nn_optimizer;
