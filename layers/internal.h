@@ -141,6 +141,16 @@ void nn_metrics_from_confusion(const int64_t *confusion, int classes,
                                float metric[NN_METRIC_COUNT], float *precision,
                                float *recall, float *f1);
 
+/* ---- train.c: where a training step spends its time (bench/ sets it) ----
+ * When a model's `profile` is set, each training step adds its wall time per phase:
+ * forward and backward per layer (arrays of the model's layer count, caller-owned),
+ * the loss, and the optimizer update.  Unset, a step reads no clock. */
+typedef struct nn_step_profile {
+    double *forward, *backward;
+    double loss, update;
+    int64_t steps;
+} nn_step_profile;
+
 /* ---- model.c: the model, as model_file.c needs to see it ---- */
 struct nn_model {
     nn_shape input;
@@ -158,6 +168,7 @@ struct nn_model {
     int64_t steps;                            /* optimizer updates so far */
 
     struct nn_model_buffers *buffers;         /* activations and workspace (model.c) */
+    nn_step_profile *profile;                 /* NULL, or where fit adds step times */
 };
 
 #endif /* NN_LAYERS_INTERNAL_H */

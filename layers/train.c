@@ -22,6 +22,16 @@ static const float *layer_input(const nn_model *m, int i, const float *x)
     return i == 0 ? x : m->buffers->act[i - 1];
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* now_seconds(), read only when the model is being profiled. */
+static double profile_clock(const nn_model *m) { return m->profile ? now_seconds() : 0; }
+
 /* act[i] for every layer from x [batch x in].  A fused activation's output already sits in
  * act[i] (= act[i - 1]), written by the Dense epilogue. */
 static nn_status forward(nn_model *m, const float *x, int batch, int training)
@@ -30,9 +40,12 @@ static nn_status forward(nn_model *m, const float *x, int batch, int training)
         nn_layer *l = m->layers[i];
         if (l->fused_into_previous)
             continue;
+        double start = profile_clock(m);
         nn_status st = l->ops->forward(l, layer_input(m, i, x), m->buffers->act[i], batch, training);
         if (st != NN_OK)
             return st;
+        if (m->profile && training)
+            m->profile->forward[i] += profile_clock(m) - start;
     }
     return NN_OK;
 }
@@ -63,9 +76,12 @@ static nn_status backward(nn_model *m, const float *x, int batch)
         float *dx = i > 0 ? b->grad[i - 1] : NULL;
         if (!dx && !l->grads)
             continue; /* nothing to learn, nothing to pass on */
+        double start = profile_clock(m);
         nn_status st = l->ops->backward(l, layer_input(m, i, x), b->act[i], b->grad[i], dx, batch);
         if (st != NN_OK)
             return st;
+        if (m->profile)
+            m->profile->backward[i] += profile_clock(m) - start;
     }
     return NN_OK;
 }
@@ -85,17 +101,25 @@ static nn_status train_step(nn_model *m, nn_targets t, int batch, float lr, doub
     nn_status st = forward(m, x, batch, 1);
     if (st != NN_OK)
         return st;
+    double start = profile_clock(m);
     *loss = loss_of(m, x, t, batch, 1);
     if (!isfinite(*loss))
         return NN_ERR_NUMERIC; /* the caller names epoch and batch */
     if (classifies(m, t))
         nn_confusion_add(b->confusion, (int)b->out_size, b->act[m->count - 1], t, batch);
+    if (m->profile)
+        m->profile->loss += profile_clock(m) - start;
     st = backward(m, x, batch);
     if (st != NN_OK)
         return st;
+    start = profile_clock(m);
     if (m->param_count)
         nn_optimizer_step(&m->optimizer, lr, ++m->steps, m->params, m->grads,
                           m->optimizer_state, m->param_count);
+    if (m->profile) {
+        m->profile->update += profile_clock(m) - start;
+        m->profile->steps++;
+    }
     return NN_OK;
 }
 
@@ -343,13 +367,6 @@ static nn_status validate_epoch(nn_model *m, const nn_dataset *val, epoch_result
     r->val_loss = (float)loss;
     metrics_or_nan(m, scored, r->val_metric);
     return NN_OK;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /*

@@ -5,7 +5,7 @@
 # them with the apt-get line to run and exits 1.
 set -euo pipefail
 
-build=(gcc g++ make cmake pkg-config libhwloc-dev libcjson-dev)
+build=(gcc g++ make cmake pkg-config libhwloc-dev libcjson-dev libssl-dev zlib1g-dev)
 bench=(libbenchmark-dev libopenblas-openmp-dev libblis-openmp-dev libdnnl-dev)
 test=(libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
