@@ -50,6 +50,11 @@ std::vector<int> thread_counts();
 // and peak/fma_<isa>/threads:<t>.  min_time > 0 overrides Google Benchmark's default.
 void register_benchmarks(double min_time);
 
+// Training step of the report's MLP (bench_train.cpp): registers
+// train/mlp_784_256_256_10/batch:100/threads:<t>, and prints where a step's time goes.
+void register_train_benchmarks(double min_time);
+int run_train_profile();
+
 // Runs everything registered with a short min time and prints the summary table
 // (summary.cpp).  Returns the process exit status.
 int run_summary();

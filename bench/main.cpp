@@ -1,6 +1,8 @@
-// nn_bench: nn_sgemm against oneDNN, OpenBLAS and BLIS on the shapes of bench/shapes.cpp.
+// nn_bench: nn_sgemm against oneDNN, OpenBLAS and BLIS on the shapes of bench/shapes.cpp,
+// and the training step of the report's MLP.
 //   nn_bench --info      what the engine chose and which peers loaded
-//   nn_bench --summary   a short run of everything and one readable table
+//   nn_bench --summary   a short run of every GEMM, one readable table, the training profile
+//   nn_bench --train     where a training step spends its time
 //   nn_bench [--benchmark_...]   Google Benchmark itself (filter, repetitions, JSON, ...)
 #include "bench.h"
 #include "fma_peak.h"
@@ -13,14 +15,15 @@
 
 namespace {
 
-enum class Mode { benchmark, info, summary };
+enum class Mode { benchmark, info, summary, train };
 
 void usage(std::FILE *out)
 {
     std::fprintf(out,
-                 "usage: nn_bench [--info | --summary] [--benchmark_OPTION ...]\n"
+                 "usage: nn_bench [--info | --summary | --train] [--benchmark_OPTION ...]\n"
                  "  --info      print the engine's configuration and the peers loaded, exit\n"
-                 "  --summary   run every benchmark briefly, print one table\n"
+                 "  --summary   run every GEMM benchmark briefly, print one table, then --train\n"
+                 "  --train     time the MLP training step by layer and phase, with its GEMM share\n"
                  "  otherwise   run Google Benchmark: --benchmark_filter=REGEX,\n"
                  "              --benchmark_repetitions=N, --benchmark_format=json, ...\n"
                  "              (--benchmark_list_tests=true lists the names)\n");
@@ -47,6 +50,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         Mode asked = std::strcmp(argv[i], "--info") == 0      ? Mode::info
                      : std::strcmp(argv[i], "--summary") == 0 ? Mode::summary
+                     : std::strcmp(argv[i], "--train") == 0   ? Mode::train
                                                               : Mode::benchmark;
         if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -55,7 +59,7 @@ int main(int argc, char **argv)
         if (asked == Mode::benchmark) {
             rest.push_back(argv[i]);
         } else if (mode != Mode::benchmark && mode != asked) {
-            usage(stderr);  // --info and --summary together
+            usage(stderr);  // two modes at once
             return 2;
         } else {
             mode = asked;
@@ -75,8 +79,13 @@ int main(int argc, char **argv)
     int status = 0;
     if (mode == Mode::summary) {
         status = nnb::run_summary();
+        if (status == 0)
+            status = nnb::run_train_profile();
+    } else if (mode == Mode::train) {
+        status = nnb::run_train_profile();
     } else {
         nnb::register_benchmarks(0.0);
+        nnb::register_train_benchmarks(0.0);
         benchmark::RunSpecifiedBenchmarks();
     }
     benchmark::Shutdown();

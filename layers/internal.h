@@ -3,7 +3,8 @@
  *
  * Files: rng.c init.c (random numbers, initializers), layer_*.c (one family each),
  * loss.c, optimizer.c, metrics.c, model.c (build, compile, fit, evaluate, predict,
- * summary), model_file.c (safetensors save/load).
+ * summary), train.c (forward, backward, fit, evaluate, predict), model_file.c and
+ * model_file_load.c (safetensors save and load).
  */
 #ifndef NN_LAYERS_INTERNAL_H
 #define NN_LAYERS_INTERNAL_H
