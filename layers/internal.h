@@ -2,8 +2,8 @@
  * layers/internal.h — what the layer library's own files share; never installed.
  *
  * Files: rng.c init.c (random numbers, initializers), layer_*.c (one family each),
- * loss.c, optimizer.c, metrics.c, model.c (build, compile, fit, evaluate, predict,
- * summary), train.c (forward, backward, fit, evaluate, predict), model_file.c and
+ * loss.c, optimizer.c, metrics.c, model.c (build, compile, summary), train.c
+ * (forward, backward, fit, evaluate, predict), model_file.c and
  * model_file_load.c (safetensors save and load).
  */
 #ifndef NN_LAYERS_INTERNAL_H
