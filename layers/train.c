@@ -396,10 +396,11 @@ nn_status nn_model_fit(nn_model *model, const nn_dataset *train, const nn_datase
         epoch_result r;
         double start = now_seconds();
         st = train_epoch(model, train, options, epoch, order, &r);
+        double seconds = now_seconds() - start; /* training only: shuffle, gather, steps */
         if (st == NN_OK)
             st = validate_epoch(model, val, &r);
         if (st == NN_OK && history)
-            record_epoch(model, history, epoch, &r, now_seconds() - start);
+            record_epoch(model, history, epoch, &r, seconds);
     }
     free(order);
     return st;

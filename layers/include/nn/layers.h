@@ -180,7 +180,8 @@ typedef struct nn_history {
     int epochs;
     float *train_loss, *val_loss;
     float *train_metric[NN_METRIC_COUNT], *val_metric[NN_METRIC_COUNT]; /* NULL unless watched */
-    float *seconds;           /* wall time of each epoch */
+    float *seconds;           /* wall time of each epoch's training (shuffle, gather,
+                                 steps), without the validation pass */
 } nn_history;
 
 void nn_history_free(nn_history *history);
