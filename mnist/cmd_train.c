@@ -1,0 +1,375 @@
+/*
+ * mnist/cmd_train.c — `mnist train`: options, then data, model, one fit per epoch (so
+ * each epoch's line is printed as it ends), the test set, the model file, log, plot, JSON.
+ *
+ * Every option is checked, and every output path tried, before the data is read: a bad
+ * command line costs nothing and never touches an existing model file.  The model is
+ * written (atomically, by nn_model_save) only after training and testing succeeded.
+ */
+#define _GNU_SOURCE /* getopt_long */
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "fetch.h"
+#include "plot.h"
+#include "progress.h"
+#include "report.h"
+
+/* ---- Models ---------------------------------------------------------------------------- */
+
+typedef struct model_spec {
+    const char *name, *shape;  /* "mlp", "784-256-256-10" */
+    int hidden[2];             /* hidden ReLU layers' units; 0 ends the list */
+} model_spec;
+
+static const model_spec models[] = {
+    /* The report's well-fitting network: He, He, Glorot uniform; ReLU, ReLU, softmax. */
+    {"mlp", "784-256-256-10", {256, 256}},
+    /* The report's overfitting network (its figures 5-6, with batch 5 and 30 epochs). */
+    {"mlp32", "784-32-10", {32, 0}},
+};
+#define MODEL_COUNT (sizeof models / sizeof models[0])
+
+static const model_spec *find_model(const char *name)
+{
+    for (size_t i = 0; i < MODEL_COUNT; i++)
+        if (strcmp(models[i].name, name) == 0)
+            return &models[i];
+    return NULL;
+}
+
+/* Dense layers (He normal before ReLU, Glorot uniform before the softmax), compiled. */
+static int build_model(const model_spec *spec, int features, const nn_optimizer *opt, int batch,
+                       uint64_t seed, nn_model **out)
+{
+    nn_model *m = NULL;
+    if (nn_model_create(&m, nn_shape_1d(features)) != NN_OK)
+        return cli_fail("building the model");
+    nn_status st = NN_OK;
+    for (int i = 0; i < 2 && spec->hidden[i] && st == NN_OK; i++) {
+        st = nn_model_add(m, nn_dense(spec->hidden[i], NN_INIT_HE_NORMAL));
+        if (st == NN_OK)
+            st = nn_model_add(m, nn_relu());
+    }
+    if (st == NN_OK)
+        st = nn_model_add(m, nn_dense(10, NN_INIT_GLOROT_UNIFORM));
+    if (st == NN_OK)
+        st = nn_model_add(m, nn_softmax());
+    if (st == NN_OK)
+        st = nn_model_watch(m, NN_METRIC_ACCURACY);
+    if (st == NN_OK)
+        st = nn_model_compile(m, opt, NN_LOSS_CROSS_ENTROPY, batch, seed);
+    if (st != NN_OK) {
+        nn_model_free(m);
+        return cli_fail("building the model");
+    }
+    *out = m;
+    return EXIT_OK;
+}
+
+/* ---- Options ------------------------------------------------------------------------------ */
+
+typedef struct train_options {
+    const char *dataset, *data_dir, *model, *optimizer, *out, *log, *plot;
+    int epochs, batch, threads, val, json, lr_given;
+    float lr;
+    uint64_t seed;
+    const model_spec *spec;
+    char dir[MNIST_PATH_MAX], default_out[64];
+} train_options;
+
+enum { OPT_DATASET = 256, OPT_DATA_DIR, OPT_MODEL, OPT_EPOCHS, OPT_BATCH, OPT_OPTIMIZER, OPT_LR,
+       OPT_THREADS, OPT_SEED, OPT_OUT, OPT_LOG, OPT_PLOT, OPT_JSON, OPT_VAL, OPT_HELP };
+
+static const struct option long_options[] = {
+    {"dataset", required_argument, NULL, OPT_DATASET},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
+    {"lr", required_argument, NULL, OPT_LR},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"val", required_argument, NULL, OPT_VAL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option's value into o; EXIT_OK or EXIT_USAGE. */
+static int apply_option(int c, const char *arg, train_options *o)
+{
+    const command *cmd = &cmd_train;
+    switch (c) {
+    case OPT_DATASET: o->dataset = arg; return EXIT_OK;
+    case OPT_DATA_DIR: o->data_dir = arg; return EXIT_OK;
+    case OPT_MODEL: o->model = arg; return EXIT_OK;
+    case OPT_OPTIMIZER: o->optimizer = arg; return EXIT_OK;
+    case OPT_OUT: o->out = arg; return EXIT_OK;
+    case OPT_LOG: o->log = arg; return EXIT_OK;
+    case OPT_PLOT: o->plot = arg; return EXIT_OK;
+    case OPT_JSON: o->json = 1; return EXIT_OK;
+    case OPT_EPOCHS: return cli_parse_int(cmd, "--epochs", arg, 1, 100000, &o->epochs);
+    case OPT_BATCH: return cli_parse_int(cmd, "--batch", arg, 1, 65536, &o->batch);
+    case OPT_THREADS: return cli_parse_int(cmd, "--threads", arg, 1, 1024, &o->threads);
+    case OPT_VAL: return cli_parse_int(cmd, "--val", arg, 0, INT_MAX, &o->val);
+    case OPT_SEED: return cli_parse_u64(cmd, "--seed", arg, &o->seed);
+    case OPT_LR:
+        o->lr_given = 1;
+        return cli_parse_positive_float(cmd, "--lr", arg, &o->lr);
+    }
+    return EXIT_USAGE;
+}
+
+/* Names and paths: model, optimizer, data set, the plot's type, every output path. */
+static int check_options(train_options *o)
+{
+    const command *cmd = &cmd_train;
+    if (!(o->spec = find_model(o->model)))
+        return cli_usage_error(cmd, "--model: unknown model '%s' (available: mlp, mlp32)", o->model);
+    if (strcmp(o->optimizer, "sgd") != 0 && strcmp(o->optimizer, "adam") != 0)
+        return cli_usage_error(cmd, "--optimizer: unknown optimizer '%s' (available: sgd, adam)",
+                               o->optimizer);
+    if (!o->lr_given)
+        o->lr = strcmp(o->optimizer, "adam") == 0 ? 1e-3f : 0.04f;
+    const char *why;
+    if (o->plot && plot_check_path(o->plot, &why) != 0)
+        return cli_usage_error(cmd, "--plot %s: %s", o->plot, why);
+    int rc = cli_data_dir(cmd, o->dataset, o->data_dir, o->dir, sizeof o->dir);
+    if (rc != EXIT_OK)
+        return rc;
+    if (!o->out) {
+        snprintf(o->default_out, sizeof o->default_out, "models/%s.safetensors", o->spec->name);
+        o->out = o->default_out;
+        if (mkdir("models", 0755) != 0 && errno != EEXIST)
+            return cli_error("cannot create the directory models/: %s", strerror(errno));
+    }
+    if ((rc = cli_check_writable("--out", o->out)) != EXIT_OK)
+        return rc;
+    if (o->log && (rc = cli_check_writable("--log", o->log)) != EXIT_OK)
+        return rc;
+    if (o->plot && (rc = cli_check_writable("--plot", o->plot)) != EXIT_OK)
+        return rc;
+    return cli_set_threads(o->threads);
+}
+
+static int parse_options(int argc, char **argv, train_options *o)
+{
+    *o = (train_options){.dataset = "mnist", .model = "mlp", .optimizer = "sgd", .epochs = 15,
+                         .batch = 100, .val = 10000, .seed = 1};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "+", long_options, NULL)) != -1) {
+        if (c == OPT_HELP)
+            return cli_usage(&cmd_train, stdout, 1), -1;
+        if (c == '?' || c == ':')
+            return cli_bad_option(&cmd_train, argv);
+        if ((rc = apply_option(c, optarg, o)) != EXIT_OK)
+            return rc;
+    }
+    if (optind < argc)
+        return cli_usage_error(&cmd_train, "unexpected argument '%s'", argv[optind]);
+    return check_options(o);
+}
+
+/* ---- Training ------------------------------------------------------------------------------ */
+
+/* The data: training (minus the last o->val images, which validate) and test. */
+typedef struct train_data {
+    cli_split train, test;
+    nn_dataset fit, val, test_set;
+} train_data;
+
+static int load_data(const train_options *o, train_data *d)
+{
+    memset(d, 0, sizeof *d);
+    if (cli_load_split(o->dir, "train", &d->train) != EXIT_OK ||
+        cli_load_split(o->dir, "t10k", &d->test) != EXIT_OK)
+        return EXIT_ERROR;
+    if (o->val >= d->train.count)
+        return cli_usage_error(&cmd_train, "--val %d leaves no training images (the training "
+                               "set in %s has %d)", o->val, o->dir, d->train.count);
+    if (d->test.rows != d->train.rows || d->test.cols != d->train.cols)
+        return cli_error("%s: the test images are %dx%d, the training images %dx%d", o->dir,
+                         d->test.rows, d->test.cols, d->train.rows, d->train.cols);
+    int fit_count = d->train.count - o->val;
+    d->fit = cli_dataset(&d->train, 0, fit_count);
+    d->val = cli_dataset(&d->train, fit_count, o->val);
+    d->test_set = cli_dataset(&d->test, 0, d->test.count);
+    return EXIT_OK;
+}
+
+static void free_data(train_data *d)
+{
+    cli_split_free(&d->train);
+    cli_split_free(&d->test);
+}
+
+/* fit's message names its own epoch ("epoch 1/1, ": one per call): name the user's. */
+static int epoch_failure(int e, int epochs)
+{
+    static const char own[] = "nn_model_fit: epoch 1/1, ";
+    const char *msg = nn_last_error();
+    if (strncmp(msg, own, sizeof own - 1) == 0)
+        msg += sizeof own - 1;
+    return cli_error("training, epoch %d/%d: %s", e + 1, epochs, msg);
+}
+
+/* Epoch e: one nn_model_fit call of one epoch, shuffled with seed + e exactly as a single
+ * fit over every epoch would (the constant learning rate makes them the same run). */
+static int train_epoch(nn_model *m, const train_options *o, const train_data *d, int e,
+                       progress_bar *bar, train_record *r)
+{
+    nn_history h;
+    progress_start(bar, e, o->epochs);
+    nn_fit_options fo = {.epochs = 1, .batch = o->batch, .seed = o->seed + (uint64_t)e,
+                         .progress = progress_update, .user = bar};
+    nn_status st = nn_model_fit(m, &d->fit, o->val > 0 ? &d->val : NULL, &fo, &h);
+    progress_clear(bar);
+    if (st != NN_OK) {
+        nn_history_free(&h);
+        return epoch_failure(e, o->epochs);
+    }
+    r->seconds[e] = h.seconds[0];
+    r->train_loss[e] = h.train_loss[0];
+    r->train_accuracy[e] = h.train_metric[NN_METRIC_ACCURACY][0];
+    r->val_loss[e] = h.val_loss[0];
+    r->val_accuracy[e] = h.val_metric[NN_METRIC_ACCURACY][0];
+    r->done = e + 1;
+    nn_history_free(&h);
+    report_epoch_line(bar->out, r, e);
+    return EXIT_OK;
+}
+
+static void print_header(FILE *info, const train_options *o, const train_record *r)
+{
+    fprintf(info, "training %s (%s) on %s: %d train / %d val / %d test images; %s lr %g, "
+                  "batch %d, %d epochs, seed %llu; %d threads, %s\n",
+            o->spec->name, o->spec->shape, o->dataset, r->train_count, r->val_count,
+            r->test_count, o->optimizer, (double)o->lr, o->batch, o->epochs,
+            (unsigned long long)o->seed, r->threads, r->isa);
+}
+
+static int test_model(nn_model *m, const train_data *d, train_record *r, FILE *info)
+{
+    nn_evaluation ev;
+    if (nn_model_evaluate(m, &d->test_set, &ev) != NN_OK)
+        return cli_fail("testing");
+    r->test_loss = ev.loss;
+    r->test_accuracy = ev.metric[NN_METRIC_ACCURACY];
+    nn_evaluation_free(&ev);
+    fprintf(info, "test  loss %.4f acc %.2f%%  (%d images)\n", (double)r->test_loss,
+            100.0 * r->test_accuracy, r->test_count);
+    return EXIT_OK;
+}
+
+static int write_log(const char *path, const train_record *r)
+{
+    char tmp[MNIST_PATH_MAX + 32];
+    FILE *f = cli_temp_open(path, tmp, sizeof tmp);
+    if (!f)
+        return EXIT_ERROR;
+    report_train_csv(f, r);
+    return cli_temp_commit(f, tmp, path);
+}
+
+/* After training: the model file, then log, plot and JSON; the first failure decides
+ * the exit status, but the JSON is printed whenever the model was saved. */
+static int save_outputs(nn_model *m, const train_options *o, const train_record *r, FILE *info)
+{
+    if (nn_model_save(m, o->out) != NN_OK)
+        return cli_fail(o->out);
+    fprintf(info, "model saved to %s\n", o->out);
+    int rc = EXIT_OK;
+    if (o->log && (rc = write_log(o->log, r)) == EXIT_OK)
+        fprintf(info, "history written to %s\n", o->log);
+    if (o->plot && rc == EXIT_OK && (rc = plot_history(r, o->plot)) == EXIT_OK)
+        fprintf(info, "plot written to %s\n", o->plot);
+    if (o->json && report_train_json(stdout, r) != 0 && rc == EXIT_OK)
+        rc = cli_error("out of memory writing the JSON report");
+    return rc;
+}
+
+static int run_training(const train_options *o, const train_data *d, train_record *r, FILE *info)
+{
+    nn_optimizer opt = strcmp(o->optimizer, "adam") == 0 ? nn_adam(o->lr) : nn_sgd(o->lr);
+    nn_model *m = NULL;
+    int rc = build_model(o->spec, d->fit.features, &opt, o->batch, o->seed, &m);
+    if (rc != EXIT_OK)
+        return rc;
+    print_header(info, o, r);
+    progress_bar bar;
+    progress_init(&bar, info, o->batch);
+    for (int e = 0; e < o->epochs && rc == EXIT_OK; e++)
+        rc = train_epoch(m, o, d, e, &bar, r);
+    if (rc == EXIT_OK)
+        rc = test_model(m, d, r, info);
+    if (rc == EXIT_OK)
+        rc = save_outputs(m, o, r, info);
+    nn_model_free(m);
+    return rc;
+}
+
+static int train_main(const command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    train_options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc != EXIT_OK)
+        return rc < 0 ? EXIT_OK : rc;
+    train_data d;
+    if ((rc = load_data(&o, &d)) != EXIT_OK)
+        return free_data(&d), rc;
+    train_record r = {.model = o.spec->name, .dataset = o.dataset, .optimizer = o.optimizer,
+                      .isa = nn_isa_name(nn_get_isa()), .epochs = o.epochs, .batch = o.batch,
+                      .threads = nn_get_num_threads(), .train_count = d.fit.count,
+                      .val_count = o.val, .test_count = d.test.count, .lr = o.lr, .seed = o.seed};
+    if (train_record_alloc(&r) != 0)
+        rc = cli_error("out of memory");
+    else
+        rc = run_training(&o, &d, &r, o.json ? stderr : stdout);
+    train_record_free(&r);
+    free_data(&d);
+    return rc;
+}
+
+const command cmd_train = {
+    "train", "train a network on the training set, test it, save it",
+    "[--dataset D] [--data-dir DIR] [--model mlp|mlp32] [--epochs N] [--batch N]\n"
+    "                   [--optimizer sgd|adam] [--lr X] [--threads N] [--seed N] [--val N]\n"
+    "                   [--out FILE] [--log FILE.csv] [--plot FILE.png|FILE.svg] [--json]",
+    "  --dataset NAME   mnist (default) or fashion\n"
+    "  --data-dir DIR   where the IDX files are (default: data/NAME; see mnist fetch)\n"
+    "  --model NAME     mlp: 784-256-256-10, ReLU, ReLU, softmax; He, He, Glorot uniform\n"
+    "                   (default, the report's well-fitting network); mlp32: 784-32-10\n"
+    "                   (the report's overfitting one, with --batch 5 --epochs 30)\n"
+    "  --epochs N       passes over the training set (default 15)\n"
+    "  --batch N        images per step (default 100)\n"
+    "  --optimizer NAME sgd (default) or adam\n"
+    "  --lr X           learning rate, > 0 (default 0.04 for sgd, 0.001 for adam)\n"
+    "  --threads N      threads (default: NN_NUM_THREADS, OMP_NUM_THREADS, else the\n"
+    "                   physical cores)\n"
+    "  --seed N         initial weights and shuffling (default 1)\n"
+    "  --val N          the last N training images validate, the rest train (default\n"
+    "                   10000; 0: no validation)\n"
+    "  --out FILE       the model file (default models/MODEL.safetensors), written\n"
+    "                   atomically once training and testing succeeded\n"
+    "  --log FILE.csv   the history: epoch,train_loss,train_accuracy,val_loss,\n"
+    "                   val_accuracy,seconds\n"
+    "  --plot FILE      training vs validation loss and accuracy per epoch, .png or .svg,\n"
+    "                   drawn by gnuplot (apt-get install gnuplot-nox)\n"
+    "  --json           one JSON object with the configuration and history on stdout;\n"
+    "                   the progress and epoch lines go to stderr\n"
+    "Pixels are converted once, at load, to floats in [0, 1] (pixel / 255): simpler than\n"
+    "per batch and fast enough (60000 x 784 floats = 188 MB).  On a terminal a progress\n"
+    "bar shows each epoch; then one line per epoch, the test result, the saved model.\n",
+    train_main,
+};
