@@ -80,7 +80,7 @@ Model make_mlp()
 
 nn_status fit_once(nn_model *m)
 {
-    nn_fit_options options = {1, kBatch, 1, nullptr, nullptr};
+    nn_fit_options options = {1, kBatch, 1, nullptr, nullptr, nullptr};
     return nn_model_fit(m, &data().set, nullptr, &options, nullptr);
 }
 

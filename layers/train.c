@@ -384,6 +384,8 @@ nn_status nn_model_fit(nn_model *model, const nn_dataset *train, const nn_datase
     nn_status st = check_fit(model, train, val, options);
     if (st != NN_OK)
         return st;
+    if (options->epoch_end && !history)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_model_fit: epoch_end needs a history to report");
     int *order = malloc((size_t)train->count * sizeof *order);
     if (!order)
         return nn_fail(NN_ERR_OUT_OF_MEMORY, "nn_model_fit: cannot allocate the shuffle order");
@@ -401,6 +403,8 @@ nn_status nn_model_fit(nn_model *model, const nn_dataset *train, const nn_datase
             st = validate_epoch(model, val, &r);
         if (st == NN_OK && history)
             record_epoch(model, history, epoch, &r, seconds);
+        if (st == NN_OK && options->epoch_end)
+            options->epoch_end(history, epoch, options->user);
     }
     free(order);
     return st;

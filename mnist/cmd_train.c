@@ -1,6 +1,6 @@
 /*
- * mnist/cmd_train.c — `mnist train`: options, then data, model, one fit per epoch (so
- * each epoch's line is printed as it ends), the test set, the model file, log, plot, JSON.
+ * mnist/cmd_train.c — `mnist train`: options, then data, model, one fit (each epoch's
+ * line printed as it ends), the test set, the model file, log, plot, JSON.
  *
  * Every option is checked, and every output path tried, before the data is read: a bad
  * command line costs nothing and never touches an existing model file.  The model is
@@ -213,40 +213,43 @@ static void free_data(train_data *d)
     cli_split_free(&d->test);
 }
 
-/* fit's message names its own epoch ("epoch 1/1, ": one per call): name the user's. */
-static int epoch_failure(int e, int epochs)
+/* What fit's callbacks share: the bar, and the record each finished epoch goes into. */
+typedef struct fit_context {
+    progress_bar bar;
+    train_record *r;
+} fit_context;
+
+static void on_batch(const nn_progress *p, void *user)
 {
-    static const char own[] = "nn_model_fit: epoch 1/1, ";
-    const char *msg = nn_last_error();
-    if (strncmp(msg, own, sizeof own - 1) == 0)
-        msg += sizeof own - 1;
-    return cli_error("training, epoch %d/%d: %s", e + 1, epochs, msg);
+    progress_update(&((fit_context *)user)->bar, p);
 }
 
-/* Epoch e: one nn_model_fit call of one epoch, shuffled with seed + e exactly as a single
- * fit over every epoch would (the constant learning rate makes them the same run). */
-static int train_epoch(nn_model *m, const train_options *o, const train_data *d, int e,
-                       progress_bar *bar, train_record *r)
+static void on_epoch(const nn_history *h, int e, void *user)
 {
-    nn_history h;
-    progress_start(bar, e, o->epochs);
-    nn_fit_options fo = {.epochs = 1, .batch = o->batch, .seed = o->seed + (uint64_t)e,
-                         .progress = progress_update, .user = bar};
-    nn_status st = nn_model_fit(m, &d->fit, o->val > 0 ? &d->val : NULL, &fo, &h);
-    progress_clear(bar);
-    if (st != NN_OK) {
-        nn_history_free(&h);
-        return epoch_failure(e, o->epochs);
-    }
-    r->seconds[e] = h.seconds[0];
-    r->train_loss[e] = h.train_loss[0];
-    r->train_accuracy[e] = h.train_metric[NN_METRIC_ACCURACY][0];
-    r->val_loss[e] = h.val_loss[0];
-    r->val_accuracy[e] = h.val_metric[NN_METRIC_ACCURACY][0];
+    fit_context *ctx = user;
+    train_record *r = ctx->r;
+    progress_clear(&ctx->bar);
+    r->seconds[e] = h->seconds[e];
+    r->train_loss[e] = h->train_loss[e];
+    r->train_accuracy[e] = h->train_metric[NN_METRIC_ACCURACY][e];
+    r->val_loss[e] = h->val_loss[e];
+    r->val_accuracy[e] = h->val_metric[NN_METRIC_ACCURACY][e];
     r->done = e + 1;
+    report_epoch_line(ctx->bar.out, r, e);
+}
+
+static int fit(nn_model *m, const train_options *o, const train_data *d, FILE *info,
+               train_record *r)
+{
+    fit_context ctx = {.r = r};
+    progress_init(&ctx.bar, info, o->batch);
+    nn_fit_options fo = {.epochs = o->epochs, .batch = o->batch, .seed = o->seed,
+                         .progress = on_batch, .epoch_end = on_epoch, .user = &ctx};
+    nn_history h;
+    nn_status st = nn_model_fit(m, &d->fit, o->val > 0 ? &d->val : NULL, &fo, &h);
+    progress_clear(&ctx.bar);
     nn_history_free(&h);
-    report_epoch_line(bar->out, r, e);
-    return EXIT_OK;
+    return st == NN_OK ? EXIT_OK : cli_fail("training");
 }
 
 static void print_header(FILE *info, const train_options *o, const train_record *r)
@@ -306,10 +309,7 @@ static int run_training(const train_options *o, const train_data *d, train_recor
     if (rc != EXIT_OK)
         return rc;
     print_header(info, o, r);
-    progress_bar bar;
-    progress_init(&bar, info, o->batch);
-    for (int e = 0; e < o->epochs && rc == EXIT_OK; e++)
-        rc = train_epoch(m, o, d, e, &bar, r);
+    rc = fit(m, o, d, info, r);
     if (rc == EXIT_OK)
         rc = test_model(m, d, r, info);
     if (rc == EXIT_OK)

@@ -23,14 +23,6 @@ void progress_init(progress_bar *bar, FILE *out, int batch)
     *bar = (progress_bar){.out = out, .enabled = isatty(fileno(out)), .batch = batch};
 }
 
-void progress_start(progress_bar *bar, int epoch, int epochs)
-{
-    bar->epoch = epoch;
-    bar->epochs = epochs;
-    bar->start = progress_now();
-    bar->last = 0;
-}
-
 static void draw(progress_bar *bar, const nn_progress *p, double elapsed)
 {
     int done = p->batch + 1, filled = (int)((long)BAR_WIDTH * done / p->batches);
@@ -46,12 +38,17 @@ static void draw(progress_bar *bar, const nn_progress *p, double elapsed)
     bar->drawn = 1;
 }
 
-void progress_update(const nn_progress *p, void *user)
+void progress_update(progress_bar *bar, const nn_progress *p)
 {
-    progress_bar *bar = user;
     if (!bar->enabled)
         return;
     double now = progress_now();
+    if (p->batch == 0) {
+        bar->epoch = p->epoch;
+        bar->epochs = p->epochs;
+        bar->start = now;
+        bar->last = 0;
+    }
     int last_batch = p->batch + 1 == p->batches;
     if (now - bar->last < REDRAW_SECONDS && !last_batch)
         return;

@@ -23,12 +23,9 @@ typedef struct progress_bar {
 /* A bar on out, drawn only when out is a terminal. */
 void progress_init(progress_bar *bar, FILE *out, int batch);
 
-/* Marks the start of epoch `epoch` (0-based) of `epochs` (call before fit: the command
- * fits one epoch per call, so fit's own epoch numbers are not the user's). */
-void progress_start(progress_bar *bar, int epoch, int epochs);
-
-/* nn_fit_options.progress; user is the progress_bar. */
-void progress_update(const nn_progress *p, void *user);
+/* Feeds the bar from nn_fit_options.progress (bar = its user data); an epoch's first
+ * batch restarts its clock. */
+void progress_update(progress_bar *bar, const nn_progress *p);
 
 /* Erases the bar, so the next line starts clean. */
 void progress_clear(progress_bar *bar);

@@ -331,7 +331,7 @@ Test(cli, a_diverging_run_stops_with_a_message_and_saves_nothing)
     make_data("d");
     cr_assert_eq(run("train", "--data-dir", "d", "--val", "50", "--epochs", "3", "--out",
                      "m.safetensors", "--lr", "1e30", NULL), 1);
-    assert_has(err_text, "training, epoch 1/3: batch ");
+    assert_has(err_text, "training: nn_model_fit: epoch 1/3, batch ");
     assert_has(err_text, "loss is nan");
     size_t n;
     char *bytes = read_file(path_of("m.safetensors"), &n);

@@ -166,23 +166,28 @@ typedef struct nn_progress {
     float loss;               /* running mean training loss of this epoch */
 } nn_progress;
 
+typedef struct nn_history nn_history;
+
 typedef struct nn_fit_options {
     int epochs;
     int batch;                /* <= max_batch; the last partial batch is used, not dropped */
     uint64_t seed;            /* shuffling and dropout */
-    void (*progress)(const nn_progress *p, void *user); /* may be NULL */
-    void *user;
+    void (*progress)(const nn_progress *p, void *user); /* after each batch; may be NULL */
+    /* After each epoch, once its entries of the history are recorded (0..epoch); may be
+     * NULL.  Needs a history: fit refuses epoch_end with history == NULL. */
+    void (*epoch_end)(const nn_history *history, int epoch, void *user);
+    void *user;               /* passed to both callbacks */
 } nn_fit_options;
 
 /* Per-epoch history: loss and every watched metric, training and validation
  * (validation entries are NaN without validation data).  Free with nn_history_free. */
-typedef struct nn_history {
+struct nn_history {
     int epochs;
     float *train_loss, *val_loss;
     float *train_metric[NN_METRIC_COUNT], *val_metric[NN_METRIC_COUNT]; /* NULL unless watched */
     float *seconds;           /* wall time of each epoch's training (shuffle, gather,
                                  steps), without the validation pass */
-} nn_history;
+};
 
 void nn_history_free(nn_history *history);
 
