@@ -23,8 +23,8 @@
  *     then Adam with g = grad.
  *
  * State layout: SGD with momentum keeps v[n]; Adam/AdamW keep m[n] then v[n].
- * The kind, momentum and Nesterov choices are made once per step, outside the loops, so
- * each loop is branch-free and vectorizes; bias corrections are computed once, in double.
+ * The loops are the engine's, vectorized per ISA and threaded (simd/update.h); bias
+ * corrections are computed once per step, in double.
  */
 #include "internal.h"
 
@@ -194,92 +194,22 @@ nn_status nn_optimizer_check(const nn_optimizer *o)
     return check_schedule(&o->schedule, o->lr);
 }
 
-/* ---- The update loops -------------------------------------------------------------- */
+/* ---- The step ---------------------------------------------------------------------- */
 
-/* p -= lr (grad + wd p) */
-static void sgd_plain(float lr, float wd, float *restrict p, const float *restrict grad,
-                      size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] -= lr * (grad[i] + wd * p[i]);
-}
-
-/* v = mu v + g; p -= lr v */
-static void sgd_momentum(float lr, float wd, float mu, float *restrict p,
-                         const float *restrict grad, float *restrict v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float g = grad[i] + wd * p[i];
-        v[i] = mu * v[i] + g;
-        p[i] -= lr * v[i];
-    }
-}
-
-/* v = mu v + g; p -= lr (g + mu v) */
-static void sgd_nesterov(float lr, float wd, float mu, float *restrict p,
-                         const float *restrict grad, float *restrict v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float g = grad[i] + wd * p[i];
-        v[i] = mu * v[i] + g;
-        p[i] -= lr * (g + mu * v[i]);
-    }
-}
-
-/* The per-step constants of Adam's loop. */
-typedef struct adam_consts {
-    float lr, eps, l2, decay;   /* decay = lr wd (AdamW), l2 = wd (Adam); the other is 0 */
-    float b1, one_b1, b2, one_b2;
-    float inv_bc1, inv_bc2;     /* 1 / (1 - b^t), computed in double */
-} adam_consts;
-
-/* p -= decay p; g = grad + l2 p; m, v updated; p -= lr mhat / (sqrt(vhat) + eps).
- * GCC vectorizes this loop only under -fno-math-errno (otherwise sqrtf keeps a scalar
- * errno path for negative inputs; v is never negative here).  The flag changes no result:
- * the vector square root is correctly rounded like the scalar one. */
-static void adam_loop(const adam_consts *c, float *restrict p, const float *restrict grad,
-                      float *restrict m, float *restrict v, size_t n)
-{
-    const adam_consts k = *c;
-    for (size_t i = 0; i < n; i++) {
-        float w = p[i] - k.decay * p[i];
-        float g = grad[i] + k.l2 * w;
-        m[i] = k.b1 * m[i] + k.one_b1 * g;
-        v[i] = k.b2 * v[i] + k.one_b2 * (g * g);
-        float mhat = m[i] * k.inv_bc1, vhat = v[i] * k.inv_bc2;
-        p[i] = w - k.lr * mhat / (sqrtf(vhat) + k.eps);
-    }
-}
-
-static void adam_step(const nn_optimizer *o, float lr, int64_t step, float *params,
-                      const float *grads, float *state, size_t n)
-{
-    double t = (double)(step < 1 ? 1 : step);
-    int decoupled = o->kind == NN_OPT_ADAMW;
-    adam_consts c = {
-        .lr = lr,
-        .eps = o->eps,
-        .l2 = decoupled ? 0.0f : o->weight_decay,
-        .decay = decoupled ? lr * o->weight_decay : 0.0f,
-        .b1 = o->beta1,
-        .one_b1 = (float)(1.0 - (double)o->beta1),
-        .b2 = o->beta2,
-        .one_b2 = (float)(1.0 - (double)o->beta2),
-        .inv_bc1 = (float)(1.0 / (1.0 - pow((double)o->beta1, t))),
-        .inv_bc2 = (float)(1.0 / (1.0 - pow((double)o->beta2, t))),
-    };
-    adam_loop(&c, params, grads, state, state + n, n);
-}
-
+/* The loops are the engine's (nn_sgd_update, nn_adam_update): vectorized for the CPU's
+ * ISA and threaded.  They fail only on NULL arrays, which the model never passes, or
+ * when NN_ISA names an unusable kernel set, which fails the step's GEMMs first. */
 void nn_optimizer_step(const nn_optimizer *o, float lr, int64_t step, float *params,
                        const float *grads, float *state, size_t n)
 {
-    if (o->kind == NN_OPT_ADAM || o->kind == NN_OPT_ADAMW)
-        adam_step(o, lr, step, params, grads, state, n);
-    else if (o->momentum <= 0.0f)
-        sgd_plain(lr, o->weight_decay, params, grads, n);
-    else if (o->nesterov)
-        sgd_nesterov(lr, o->weight_decay, o->momentum, params, grads, state, n);
-    else
-        sgd_momentum(lr, o->weight_decay, o->momentum, params, grads, state, n);
+    if (o->kind == NN_OPT_ADAM || o->kind == NN_OPT_ADAMW) {
+        nn_adam_args a = {.lr = lr, .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps,
+                          .weight_decay = o->weight_decay, .decoupled = o->kind == NN_OPT_ADAMW,
+                          .step = step < 1 ? 1 : step};
+        (void)nn_adam_update(n, &a, params, grads, state, state ? state + n : NULL);
+    } else {
+        nn_sgd_args a = {.lr = lr, .momentum = o->momentum, .nesterov = o->nesterov,
+                         .weight_decay = o->weight_decay};
+        (void)nn_sgd_update(n, &a, params, grads, state);
+    }
 }

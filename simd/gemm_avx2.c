@@ -9,6 +9,7 @@
 
 #include "kernels.h"
 #include "pack.h"
+#include "update.h"
 
 enum { MR = 6, NR = 16, VL = 8 };
 
@@ -249,8 +250,20 @@ static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, i
     }
 }
 
+static void sgd_update(size_t n, const nn_update_args *a, float *p, const float *g, float *v)
+{
+    nn_sgd_update_loop(n, a, p, g, v);
+}
+
+static void adam_update(size_t n, const nn_update_args *a, float *p, const float *g, float *m,
+                        float *v)
+{
+    nn_adam_update_loop(n, a, p, g, m, v);
+}
+
 const nn_gemm_kernels nn_kernels_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
+    .sgd_update = sgd_update, .adam_update = adam_update,
 };

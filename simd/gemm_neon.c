@@ -14,6 +14,7 @@
 
 #include "kernels.h"
 #include "pack.h"
+#include "update.h"
 
 enum { MR = 8, NR = 12, VL = 4 };
 
@@ -203,8 +204,20 @@ static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, i
         activate_row((size_t)n, c, bias, act);
 }
 
+static void sgd_update(size_t n, const nn_update_args *a, float *p, const float *g, float *v)
+{
+    nn_sgd_update_loop(n, a, p, g, v);
+}
+
+static void adam_update(size_t n, const nn_update_args *a, float *p, const float *g, float *m,
+                        float *v)
+{
+    nn_adam_update_loop(n, a, p, g, m, v);
+}
+
 const nn_gemm_kernels nn_kernels_neon = {
     .name = "neon", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
+    .sgd_update = sgd_update, .adam_update = adam_update,
 };

@@ -16,6 +16,16 @@
 /* Activation codes; engine/ checks they match the public nn_activation values. */
 enum { NN_KACT_NONE = 0, NN_KACT_RELU, NN_KACT_SIGMOID, NN_KACT_TANH };
 
+/* One optimizer step's settings, as the update kernels read them (formulas: update.h). */
+typedef struct nn_update_args {
+    float lr, weight_decay;
+    float momentum;           /* SGD: unless > 0, the velocity is not touched */
+    int nesterov;             /* SGD with momentum > 0 */
+    float beta1, beta2, eps;  /* Adam */
+    float inv_bc1, inv_bc2;   /* Adam's bias corrections 1 / (1 - beta^t), from double */
+    int decoupled;            /* AdamW: weight decay applied to p, not added to g */
+} nn_update_args;
+
 typedef struct nn_gemm_kernels {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
     int mr, nr;       /* register tile of gemm_tile */
@@ -42,6 +52,15 @@ typedef struct nn_gemm_kernels {
 
     /* x[i] = act(x[i]) over n contiguous floats; same arithmetic as epilogue. */
     void (*activate)(size_t n, float *x, int act);
+
+    /* One SGD step over n parameters p with gradients g and velocity v (unused, may be
+     * NULL, without momentum).  Arrays do not overlap. */
+    void (*sgd_update)(size_t n, const nn_update_args *a, float *p, const float *g, float *v);
+
+    /* One Adam or AdamW step over n parameters with moments m and v.  Arrays do not
+     * overlap. */
+    void (*adam_update)(size_t n, const nn_update_args *a, float *p, const float *g,
+                        float *m, float *v);
 } nn_gemm_kernels;
 
 /* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */

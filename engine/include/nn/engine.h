@@ -138,6 +138,50 @@ nn_status nn_sgemm_ex(nn_trans trans_a, nn_trans trans_b, int M, int N, int K,
  * epilogue uses: a separate activation gives the same bits as a fused one. */
 nn_status nn_vec_activate(nn_activation activation, size_t n, float *x);
 
+/* ---- Optimizer updates (one vectorized, threaded pass over the parameters) ------- */
+
+/* SGD settings, in PyTorch's convention. */
+typedef struct nn_sgd_args {
+    float lr;
+    float momentum;     /* 0: plain SGD (no velocity) */
+    int nesterov;       /* 1: Nesterov momentum (only with momentum > 0) */
+    float weight_decay; /* L2: added to the gradient as weight_decay * p */
+} nn_sgd_args;
+
+/*
+ * One SGD step over n parameters, elementwise in float (wd = weight_decay, mu = momentum):
+ *   g = grads + wd params
+ *   mu = 0:  params -= lr g                       (velocity is not used; may be NULL)
+ *   mu > 0:  velocity = mu velocity + g           (start it at 0)
+ *            params -= lr (nesterov ? g + mu velocity : velocity)
+ * The arrays must not overlap.  Settings are used as given (no range checks).
+ * @return NN_ERR_INVALID_ARGUMENT for a NULL args, or a NULL array that is needed with n > 0.
+ */
+nn_status nn_sgd_update(size_t n, const nn_sgd_args *args, float *params, const float *grads,
+                        float *velocity);
+
+/* Adam and AdamW settings. */
+typedef struct nn_adam_args {
+    float lr, beta1, beta2, eps; /* usually beta1 0.9, beta2 0.999, eps 1e-8 */
+    float weight_decay;
+    int decoupled;               /* 0: Adam, L2 decay added to the gradient; 1: AdamW */
+    long long step;              /* this step's number t, counted from 1 */
+} nn_adam_args;
+
+/*
+ * One Adam (Kingma, Ba 2015) or AdamW (Loshchilov, Hutter 2019) step over n parameters,
+ * elementwise in float, with first and second moments m and v (start them at 0):
+ *   AdamW:  params -= lr weight_decay params, then g = grads
+ *   Adam:   g = grads + weight_decay params
+ *   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2
+ *   params -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+ * The bias corrections are computed once, in double.  The arrays must not overlap.
+ * Settings are used as given (no range checks).
+ * @return NN_ERR_INVALID_ARGUMENT for a NULL args or array with n > 0, or step < 1.
+ */
+nn_status nn_adam_update(size_t n, const nn_adam_args *args, float *params, const float *grads,
+                         float *m, float *v);
+
 /* ---- Memory -------------------------------------------------------------------- */
 
 /* 64-byte aligned allocation (NULL on failure or size 0); free with nn_free. */
