@@ -6,11 +6,6 @@
 
 #include "kernels.h"
 
-/* Records a formatted message for nn_last_error() and returns status, so that
- * failures read `return nn_fail(NN_ERR_..., "what went wrong: %d", x);`. */
-nn_status nn_fail(nn_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* ---- cpu.c: what the CPU and OS can run ---- */
 int nn_cpu_supports(nn_isa isa);
 nn_isa nn_cpu_best_isa(void);

@@ -11,9 +11,6 @@
 
 #include <nn/layers.h>
 
-/* Records a formatted message for nn_last_error() and returns status (engine/status.c). */
-nn_status nn_fail(nn_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* ---- rng.c: the documented generator behind every random choice -------------------
  * SplitMix64 (Steele, Lea, Flood 2014): state += 0x9e3779b97f4a7c15, then the
  * variant-13 mix.  Uniforms take the top 53 bits; normals are Box-Muller pairs in

@@ -8,9 +8,6 @@
 
 #include "fetch.h"
 
-/* Records a formatted message for nn_last_error() and returns status (engine/status.c). */
-nn_status nn_fail(nn_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* idx.c: "run: build/bin/mnist fetch --dataset D [--data-dir DIR]", the command that
  * fetches dir; a NULL dataset is guessed from dir's last component ("fashion" or not). */
 void mnist_fetch_hint(char *buf, size_t size, const char *dataset, const char *dir);

@@ -35,6 +35,15 @@ const char *nn_last_error(void);
 /* A short constant name for a status, e.g. "invalid argument". */
 const char *nn_status_string(nn_status status);
 
+/* For code built on the engine (the layer library, applications): records a printf-style
+ * message for nn_last_error() on this thread and returns `status`, so a failure reads
+ * `return nn_fail(NN_ERR_IO, "%s: %s", path, strerror(errno));`. */
+nn_status nn_fail(nn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* ---- Instruction sets and kernels ----------------------------------------------- */
 
 typedef enum nn_isa {
