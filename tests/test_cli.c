@@ -30,24 +30,12 @@ extern char **environ;
 #define TEST_COUNT 50
 #define SIDE 28
 
-static char dir[64];                 /* this test's temporary directory */
+#include "temp_dir.h"
+
 static char out_text[1 << 16], err_text[1 << 16];
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/test_cli-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
 
-static int remove_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s, (void)f, (void)w;
-    return remove(p);
-}
-
-static void teardown(void) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
-
-TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(cli, .init = temp_dir_make, .fini = temp_dir_remove, .timeout = 120);
 
 /* ---- Files ---------------------------------------------------------------------------- */
 

@@ -21,23 +21,11 @@
 #include "fetch.h"
 #include "idx.h"
 
-static char dir[64];
+#include "temp_dir.h"
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/test_fetch-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
 
-static int remove_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s, (void)f, (void)w;
-    return remove(p);
-}
 
-static void teardown(void) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
-
-TestSuite(fetch, .init = setup, .fini = teardown);
+TestSuite(fetch, .init = temp_dir_make, .fini = temp_dir_remove);
 
 static void path_of(char *buf, const char *rel) { snprintf(buf, 512, "%s/%s", dir, rel); }
 
@@ -276,8 +264,11 @@ Test(fetch, verify_names_the_missing_file_and_the_command)
 {
     const mnist_source *src = mnist_source_find("mnist");
     cr_assert_eq(mnist_verify(src, dir), NN_ERR_IO);
-    cr_assert(strstr(nn_last_error(), "train-images-idx3-ubyte: missing (run: build/bin/mnist "
-                     "fetch --dataset mnist --data-dir /tmp/test_fetch-"), "%s", nn_last_error());
+    char want[256];
+    snprintf(want, sizeof want,
+             "train-images-idx3-ubyte: missing (run: build/bin/mnist fetch --dataset mnist "
+             "--data-dir %s)", dir);
+    cr_assert(strstr(nn_last_error(), want), "%s", nn_last_error());
 }
 
 Test(fetch, unwritable_data_dir)

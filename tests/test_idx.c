@@ -17,23 +17,11 @@
 
 #include "idx.h"
 
-static char dir[64];
+#include "temp_dir.h"
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/test_idx-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
 
-static int remove_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s, (void)f, (void)w;
-    return remove(p);
-}
 
-static void teardown(void) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
-
-TestSuite(idx, .init = setup, .fini = teardown);
+TestSuite(idx, .init = temp_dir_make, .fini = temp_dir_remove);
 
 /* ---- Writing test files ------------------------------------------------------------- */
 

@@ -25,23 +25,11 @@
 #include "idx.h"
 #include "image.h"
 
-static char dir[64];
+#include "temp_dir.h"
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/test_image-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
 
-static int remove_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s, (void)f, (void)w;
-    return remove(p);
-}
 
-static void teardown(void) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
-
-TestSuite(image, .init = setup, .fini = teardown);
+TestSuite(image, .init = temp_dir_make, .fini = temp_dir_remove);
 
 static const char *in_dir(const char *name)
 {
