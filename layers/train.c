@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -159,10 +160,17 @@ static nn_targets targets_of(const nn_dataset *d, int first)
 }
 
 /* Copies rows order[0..n) of d into the contiguous batch buffers. */
+/* Copies rows in parallel once a batch is this many floats: random rows of a large
+ * training set are memory-latency bound, ~5% of a 2-thread MNIST step on one thread. */
+enum { PARALLEL_GATHER_FLOATS = 1 << 14 };
+
 static nn_targets gather(nn_model *m, const nn_dataset *d, const int *order, int n)
 {
     struct nn_model_buffers *b = m->buffers;
     size_t in = b->in_size, width = b->out_size;
+    int threads = (size_t)n * in < PARALLEL_GATHER_FLOATS || omp_in_parallel() ? 1
+                                                                              : nn_get_num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int r = 0; r < n; r++) {
         size_t row = (size_t)order[r];
         memcpy(b->batch_x + r * in, d->x + row * in, in * sizeof(float));
