@@ -164,20 +164,30 @@ static nn_targets targets_of(const nn_dataset *d, int first)
  * training set are memory-latency bound, ~5% of a 2-thread MNIST step on one thread. */
 enum { PARALLEL_GATHER_FLOATS = 1 << 14 };
 
+static void gather_row(struct nn_model_buffers *b, const nn_dataset *d, int r, size_t row)
+{
+    size_t in = b->in_size, width = b->out_size;
+    memcpy(b->batch_x + r * in, d->x + row * in, in * sizeof(float));
+    if (d->labels)
+        b->batch_labels[r] = d->labels[row];
+    else
+        memcpy(b->batch_y + r * width, d->y + row * width, width * sizeof(float));
+}
+
+/* The batch's rows order[0..n) into the contiguous batch buffers.  One thread never
+ * enters the OpenMP runtime (even an if(0) region allocates a team there). */
 static nn_targets gather(nn_model *m, const nn_dataset *d, const int *order, int n)
 {
     struct nn_model_buffers *b = m->buffers;
-    size_t in = b->in_size, width = b->out_size;
-    int threads = (size_t)n * in < PARALLEL_GATHER_FLOATS || omp_in_parallel() ? 1
-                                                                              : nn_get_num_threads();
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int r = 0; r < n; r++) {
-        size_t row = (size_t)order[r];
-        memcpy(b->batch_x + r * in, d->x + row * in, in * sizeof(float));
-        if (d->labels)
-            b->batch_labels[r] = d->labels[row];
-        else
-            memcpy(b->batch_y + r * width, d->y + row * width, width * sizeof(float));
+    int threads = (size_t)n * b->in_size < PARALLEL_GATHER_FLOATS || omp_in_parallel()
+                      ? 1 : nn_get_num_threads();
+    if (threads == 1) {
+        for (int r = 0; r < n; r++)
+            gather_row(b, d, r, (size_t)order[r]);
+    } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int r = 0; r < n; r++)
+            gather_row(b, d, r, (size_t)order[r]);
     }
     return (nn_targets){.labels = d->labels ? b->batch_labels : NULL,
                         .y = d->labels ? NULL : b->batch_y};
