@@ -122,8 +122,8 @@ int nn_optimizer_state_per_param(const nn_optimizer *o);
 
 /* One update of n parameters with learning rate lr; `step` counts updates from 1 (Adam's
  * bias correction); state holds state_per_param * n floats, zero before the first step. */
-void nn_optimizer_step(const nn_optimizer *o, float lr, int64_t step, float *params,
-                       const float *grads, float *state, size_t n);
+nn_status nn_optimizer_step(const nn_optimizer *o, float lr, int64_t step, float *params,
+                            const float *grads, float *state, size_t n);
 nn_status nn_optimizer_check(const nn_optimizer *o); /* a readable error for bad settings */
 const char *nn_optimizer_name(nn_optimizer_kind kind); /* "sgd", "adam", "adamw" */
 nn_status nn_optimizer_parse(const char *name, nn_optimizer_kind *kind);

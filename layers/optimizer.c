@@ -197,19 +197,18 @@ nn_status nn_optimizer_check(const nn_optimizer *o)
 /* ---- The step ---------------------------------------------------------------------- */
 
 /* The loops are the engine's (nn_sgd_update, nn_adam_update): vectorized for the CPU's
- * ISA and threaded.  They fail only on NULL arrays, which the model never passes, or
- * when NN_ISA names an unusable kernel set, which fails the step's GEMMs first. */
-void nn_optimizer_step(const nn_optimizer *o, float lr, int64_t step, float *params,
-                       const float *grads, float *state, size_t n)
+ * ISA and threaded; their status is passed on. */
+nn_status nn_optimizer_step(const nn_optimizer *o, float lr, int64_t step, float *params,
+                            const float *grads, float *state, size_t n)
 {
     if (o->kind == NN_OPT_ADAM || o->kind == NN_OPT_ADAMW) {
         nn_adam_args a = {.lr = lr, .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps,
                           .weight_decay = o->weight_decay, .decoupled = o->kind == NN_OPT_ADAMW,
                           .step = step < 1 ? 1 : step};
-        (void)nn_adam_update(n, &a, params, grads, state, state ? state + n : NULL);
+        return nn_adam_update(n, &a, params, grads, state, state ? state + n : NULL);
     } else {
         nn_sgd_args a = {.lr = lr, .momentum = o->momentum, .nesterov = o->nesterov,
                          .weight_decay = o->weight_decay};
-        (void)nn_sgd_update(n, &a, params, grads, state);
+        return nn_sgd_update(n, &a, params, grads, state);
     }
 }

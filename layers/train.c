@@ -115,13 +115,13 @@ static nn_status train_step(nn_model *m, nn_targets t, int batch, float lr, doub
         return st;
     start = profile_clock(m);
     if (m->param_count)
-        nn_optimizer_step(&m->optimizer, lr, ++m->steps, m->params, m->grads,
-                          m->optimizer_state, m->param_count);
+        st = nn_optimizer_step(&m->optimizer, lr, ++m->steps, m->params, m->grads,
+                               m->optimizer_state, m->param_count);
     if (m->profile) {
         m->profile->update += profile_clock(m) - start;
         m->profile->steps++;
     }
-    return NN_OK;
+    return st;
 }
 
 /* ---- Datasets -------------------------------------------------------------------------- */
