@@ -1,0 +1,397 @@
+/*
+ * test_conv.c — nn_conv2d_forward / backward_data / backward_weights against a naive
+ * direct convolution in double, on random shapes, for every supported ISA; bit-identical
+ * results for 1, 2, 3 threads on the MNIST layers; bad descriptors.
+ *
+ * Tolerance: each result is a sum of L products (forward: L = K = C*KH*KW, plus the
+ * bias; backward-data: L <= OC*KH*KW; backward-weights: L = batch*OH*OW), checked per
+ * element like the GEMM tests:
+ *   |got - ref| <= 2 * (L + 2) * FLT_EPSILON * sum |terms|   (+ 2e-6 max(1,|ref|) for act)
+ * where sum |terms| is the same sum over the absolute values, computed in double.
+ */
+#include "gemm_reference.h"
+
+#define CONV_BOUND_C 2.0
+#define ACT_TOL 2e-6
+
+/* ---- Naive reference ------------------------------------------------------------ */
+
+typedef struct conv_data {
+    nn_conv2d d;
+    int oh, ow, K, P;
+    size_t nx, nw, ny;
+    float *x, *w, *b, *dy;
+} conv_data;
+
+static conv_data conv_data_new(nn_conv2d d, uint64_t seed) {
+    conv_data c = {.d = d};
+    cr_assert(nn_conv2d_output_size(&d, &c.oh, &c.ow) == NN_OK, "%s", nn_last_error());
+    c.K = d.in_channels * d.kernel_h * d.kernel_w;
+    c.P = c.oh * c.ow;
+    c.nx = (size_t)d.batch * d.in_channels * d.height * d.width;
+    c.nw = (size_t)d.out_channels * c.K;
+    c.ny = (size_t)d.batch * d.out_channels * c.P;
+    test_rng rng = {seed};
+    c.x = test_alloc(c.nx * sizeof(float));
+    c.w = test_alloc(c.nw * sizeof(float));
+    c.b = test_alloc((size_t)d.out_channels * sizeof(float));
+    c.dy = test_alloc(c.ny * sizeof(float));
+    fill_uniform(c.x, c.nx, &rng);
+    fill_uniform(c.w, c.nw, &rng);
+    fill_uniform(c.b, (size_t)d.out_channels, &rng);
+    fill_uniform(c.dy, c.ny, &rng);
+    return c;
+}
+
+static void conv_data_free(conv_data *c) {
+    free(c->x);
+    free(c->w);
+    free(c->b);
+    free(c->dy);
+}
+
+/* Calls f(ctx, xi, wi, yi) for every (input, weight, output) triple of the convolution,
+ * in index form: xi into x, wi into w, yi into y (padding taps are skipped). */
+typedef void (*tap_fn)(void *ctx, size_t xi, size_t wi, size_t yi);
+
+static void for_each_tap(const conv_data *c, tap_fn f, void *ctx) {
+    const nn_conv2d *d = &c->d;
+    for (int n = 0; n < d->batch; n++)
+        for (int oc = 0; oc < d->out_channels; oc++)
+            for (int oh = 0; oh < c->oh; oh++)
+                for (int ow = 0; ow < c->ow; ow++)
+                    for (int ch = 0; ch < d->in_channels; ch++)
+                        for (int ki = 0; ki < d->kernel_h; ki++)
+                            for (int kj = 0; kj < d->kernel_w; kj++) {
+                                int ih = oh * d->stride_h - d->pad_h + ki * d->dilation_h;
+                                int iw = ow * d->stride_w - d->pad_w + kj * d->dilation_w;
+                                if (ih < 0 || ih >= d->height || iw < 0 || iw >= d->width)
+                                    continue;
+                                size_t xi = (((size_t)n * d->in_channels + ch) * d->height + ih)
+                                            * d->width + iw;
+                                size_t wi = (size_t)oc * c->K
+                                            + ((size_t)ch * d->kernel_h + ki) * d->kernel_w + kj;
+                                size_t yi = (((size_t)n * d->out_channels + oc) * c->oh + oh)
+                                            * c->ow + ow;
+                                f(ctx, xi, wi, yi);
+                            }
+}
+
+typedef struct ref_acc {
+    const conv_data *c;
+    double *val, *mag;
+} ref_acc;
+
+static void tap_forward(void *ctx, size_t xi, size_t wi, size_t yi) {
+    ref_acc *a = ctx;
+    double t = (double)a->c->x[xi] * a->c->w[wi];
+    a->val[yi] += t;
+    a->mag[yi] += fabs(t);
+}
+
+static void tap_data(void *ctx, size_t xi, size_t wi, size_t yi) {
+    ref_acc *a = ctx;
+    double t = (double)a->c->dy[yi] * a->c->w[wi];
+    a->val[xi] += t;
+    a->mag[xi] += fabs(t);
+}
+
+static void tap_weights(void *ctx, size_t xi, size_t wi, size_t yi) {
+    ref_acc *a = ctx;
+    double t = (double)a->c->dy[yi] * a->c->x[xi];
+    a->val[wi] += t;
+    a->mag[wi] += fabs(t);
+}
+
+static ref_acc ref_new(const conv_data *c, size_t n) {
+    ref_acc a = {c, calloc(n, sizeof(double)), calloc(n, sizeof(double))};
+    cr_assert(a.val && a.mag, "out of memory");
+    return a;
+}
+
+static void ref_free(ref_acc *a) {
+    free(a->val);
+    free(a->mag);
+}
+
+static void check_close(const char *what, const float *got, const ref_acc *a, size_t n,
+                        double len, const char *label) {
+    for (size_t i = 0; i < n; i++) {
+        double tol = CONV_BOUND_C * (len + 2) * FLT_EPSILON * a->mag[i];
+        cr_assert(fabs(got[i] - a->val[i]) <= tol, "%s %s[%zu]: got %.9g want %.9g (tol %.3g)",
+                  label, what, i, got[i], a->val[i], tol);
+    }
+}
+
+/* ---- Random shapes -------------------------------------------------------------- */
+
+static int pick(test_rng *rng, const int *v, int n) { return v[test_rng_next(rng) % (uint64_t)n]; }
+
+static nn_conv2d random_desc(test_rng *rng) {
+    static const int kernels[] = {1, 3, 5}, strides[] = {1, 2}, pads[] = {0, 1, 2},
+                     dils[] = {1, 2}, sizes[] = {1, 3, 5, 6, 7, 9, 11, 13};
+    for (;;) {
+        nn_conv2d d = {
+            .batch = 1 + (int)(test_rng_next(rng) % 3),
+            .in_channels = 1 + (int)(test_rng_next(rng) % 4),
+            .out_channels = 1 + (int)(test_rng_next(rng) % 4),
+            .height = pick(rng, sizes, 8), .width = pick(rng, sizes, 8),
+            .kernel_h = pick(rng, kernels, 3), .kernel_w = pick(rng, kernels, 3),
+            .stride_h = pick(rng, strides, 2), .stride_w = pick(rng, strides, 2),
+            .pad_h = pick(rng, pads, 3), .pad_w = pick(rng, pads, 3),
+            .dilation_h = pick(rng, dils, 2), .dilation_w = pick(rng, dils, 2),
+        };
+        if (nn_conv2d_output_size(&d, NULL, NULL) == NN_OK)
+            return d;
+    }
+}
+
+static const char *desc_label(const nn_conv2d *d, nn_isa isa, const char *extra) {
+    static char buf[256];
+    snprintf(buf, sizeof buf,
+             "[%s %s] %dx%dx%dx%d -> %d k%dx%d s%dx%d p%dx%d d%dx%d", nn_isa_name(isa), extra,
+             d->batch, d->in_channels, d->height, d->width, d->out_channels, d->kernel_h,
+             d->kernel_w, d->stride_h, d->stride_w, d->pad_h, d->pad_w, d->dilation_h,
+             d->dilation_w);
+    return buf;
+}
+
+/* Workspace of exactly the size asked for (ASan sees a write past it). */
+static float *workspace_for(const nn_conv2d *d) {
+    size_t n = nn_conv2d_workspace_floats(d);
+    cr_assert(n > 0, "workspace_floats = 0: %s", nn_last_error());
+    return test_alloc(n * sizeof(float));
+}
+
+static double relu_d(double v) { return v > 0 ? v : 0; }
+
+static void check_forward(const conv_data *c, nn_isa isa, int with_bias, int relu) {
+    const nn_conv2d *d = &c->d;
+    float *y = test_alloc(c->ny * sizeof(float)), *ws = workspace_for(d);
+    for (size_t i = 0; i < c->ny; i++) y[i] = NAN; /* overwritten, never read */
+    nn_status st = nn_conv2d_forward(d, c->x, c->w, with_bias ? c->b : NULL,
+                                     relu ? NN_ACT_RELU : NN_ACT_NONE, y, ws);
+    const char *label = desc_label(d, isa, relu ? "fwd bias relu" : with_bias ? "fwd bias" : "fwd");
+    cr_assert(st == NN_OK, "%s: %s", label, nn_last_error());
+    ref_acc a = ref_new(c, c->ny);
+    for_each_tap(c, tap_forward, &a);
+    for (size_t i = 0; with_bias && i < c->ny; i++) {
+        float b = c->b[(i / (size_t)c->P) % (size_t)d->out_channels];
+        a.val[i] += b;
+        a.mag[i] += fabs(b);
+    }
+    for (size_t i = 0; i < c->ny; i++) {
+        double want = relu ? relu_d(a.val[i]) : a.val[i];
+        double tol = CONV_BOUND_C * (c->K + 3) * FLT_EPSILON * a.mag[i]
+                     + (relu ? ACT_TOL * fmax(1.0, fabs(want)) : 0.0);
+        cr_assert(fabs(y[i] - want) <= tol, "%s y[%zu]: got %.9g want %.9g (tol %.3g)", label,
+                  i, y[i], want, tol);
+    }
+    ref_free(&a);
+    free(y);
+    free(ws);
+}
+
+static void check_backward(const conv_data *c, nn_isa isa) {
+    const nn_conv2d *d = &c->d;
+    float *dx = test_alloc(c->nx * sizeof(float)), *dw = test_alloc(c->nw * sizeof(float));
+    float *db = test_alloc((size_t)d->out_channels * sizeof(float)), *ws = workspace_for(d);
+    for (size_t i = 0; i < c->nx; i++) dx[i] = NAN;
+    for (size_t i = 0; i < c->nw; i++) dw[i] = NAN;
+    const char *label = desc_label(d, isa, "bwd");
+    cr_assert(nn_conv2d_backward_data(d, c->dy, c->w, dx, ws) == NN_OK, "%s: %s", label,
+              nn_last_error());
+    cr_assert(nn_conv2d_backward_weights(d, c->x, c->dy, dw, db, ws) == NN_OK, "%s: %s", label,
+              nn_last_error());
+    ref_acc a = ref_new(c, c->nx);
+    for_each_tap(c, tap_data, &a);
+    check_close("dx", dx, &a, c->nx, (double)d->out_channels * d->kernel_h * d->kernel_w, label);
+    ref_free(&a);
+    a = ref_new(c, c->nw);
+    for_each_tap(c, tap_weights, &a);
+    check_close("dw", dw, &a, c->nw, (double)d->batch * c->P, label);
+    ref_free(&a);
+    for (int oc = 0; oc < d->out_channels; oc++) {
+        double sum = 0, mag = 0;
+        for (int n = 0; n < d->batch; n++)
+            for (int p = 0; p < c->P; p++) {
+                double v = c->dy[((size_t)n * d->out_channels + oc) * c->P + p];
+                sum += v;
+                mag += fabs(v);
+            }
+        cr_assert(fabs(db[oc] - sum) <= CONV_BOUND_C * FLT_EPSILON * mag,
+                  "%s db[%d]: got %.9g want %.9g", label, oc, db[oc], sum);
+    }
+    free(dx);
+    free(dw);
+    free(db);
+    free(ws);
+}
+
+#define N_RANDOM 60
+
+Test(conv, random_shapes_every_isa) {
+    FOR_EACH_SUPPORTED_ISA(isa) {
+        use_engine(isa, 2);
+        test_rng rng = {0xC0417ull};
+        for (int i = 0; i < N_RANDOM; i++) {
+            nn_conv2d d = random_desc(&rng);
+            conv_data c = conv_data_new(d, 1000 + (uint64_t)i);
+            check_forward(&c, isa, i % 3 != 0, i % 3 == 2);
+            check_backward(&c, isa);
+            conv_data_free(&c);
+        }
+    }
+}
+
+/* The column matrix of a 1x1 convolution with stride 1 and no padding is x itself. */
+Test(conv, one_by_one_is_a_gemm) {
+    nn_conv2d d = {.batch = 2, .in_channels = 3, .height = 4, .width = 5, .out_channels = 2,
+                   .kernel_h = 1, .kernel_w = 1, .stride_h = 1, .stride_w = 1,
+                   .dilation_h = 1, .dilation_w = 1};
+    conv_data c = conv_data_new(d, 7);
+    check_forward(&c, nn_get_isa(), 1, 1);
+    check_backward(&c, nn_get_isa());
+    conv_data_free(&c);
+}
+
+/* ---- Same bits for 1, 2, 3 threads -------------------------------------------------- */
+
+typedef struct conv_outputs {
+    float *y, *dx, *dw, *db;
+} conv_outputs;
+
+static conv_outputs run_all(const conv_data *c, int threads) {
+    conv_outputs o = {test_alloc(c->ny * sizeof(float)), test_alloc(c->nx * sizeof(float)),
+                      test_alloc(c->nw * sizeof(float)),
+                      test_alloc((size_t)c->d.out_channels * sizeof(float))};
+    float *ws = workspace_for(&c->d);
+    cr_assert(nn_set_num_threads(threads) == NN_OK);
+    cr_assert(nn_conv2d_forward(&c->d, c->x, c->w, c->b, NN_ACT_RELU, o.y, ws) == NN_OK, "%s",
+              nn_last_error());
+    cr_assert(nn_conv2d_backward_data(&c->d, c->dy, c->w, o.dx, ws) == NN_OK, "%s",
+              nn_last_error());
+    cr_assert(nn_conv2d_backward_weights(&c->d, c->x, c->dy, o.dw, o.db, ws) == NN_OK, "%s",
+              nn_last_error());
+    free(ws);
+    return o;
+}
+
+static void outputs_free(conv_outputs *o) {
+    free(o->y);
+    free(o->dx);
+    free(o->dw);
+    free(o->db);
+}
+
+static void check_same_bits(nn_conv2d d) {
+    FOR_EACH_SUPPORTED_ISA(isa) {
+        cr_assert(nn_set_isa(isa) == NN_OK);
+        conv_data c = conv_data_new(d, 0x5EED);
+        conv_outputs one = run_all(&c, 1);
+        for (int t = 2; t <= 3; t++) {
+            conv_outputs o = run_all(&c, t);
+            const char *label = desc_label(&d, isa, t == 2 ? "2 threads" : "3 threads");
+            cr_assert(memcmp(one.y, o.y, c.ny * sizeof(float)) == 0, "%s: y differs", label);
+            cr_assert(memcmp(one.dx, o.dx, c.nx * sizeof(float)) == 0, "%s: dx differs", label);
+            cr_assert(memcmp(one.dw, o.dw, c.nw * sizeof(float)) == 0, "%s: dw differs", label);
+            cr_assert(memcmp(one.db, o.db, (size_t)d.out_channels * sizeof(float)) == 0,
+                      "%s: db differs", label);
+            outputs_free(&o);
+        }
+        outputs_free(&one);
+        conv_data_free(&c);
+    }
+    nn_set_num_threads(0);
+}
+
+Test(conv, mnist_layer1_same_bits_for_1_2_3_threads) {
+    check_same_bits((nn_conv2d){.batch = 64, .in_channels = 1, .height = 28, .width = 28,
+                                .out_channels = 32, .kernel_h = 3, .kernel_w = 3,
+                                .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1});
+}
+
+Test(conv, mnist_layer2_same_bits_for_1_2_3_threads) {
+    check_same_bits((nn_conv2d){.batch = 64, .in_channels = 32, .height = 13, .width = 13,
+                                .out_channels = 64, .kernel_h = 3, .kernel_w = 3,
+                                .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1});
+}
+
+/* ---- Bad descriptors ---------------------------------------------------------------- */
+
+static nn_conv2d good_desc(void) {
+    return (nn_conv2d){.batch = 2, .in_channels = 3, .height = 8, .width = 8,
+                       .out_channels = 4, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
+                       .stride_w = 1, .pad_h = 1, .pad_w = 1, .dilation_h = 1, .dilation_w = 1};
+}
+
+static void expect_invalid(nn_conv2d d, const char *needle) {
+    int oh = -5, ow = -5;
+    nn_status st = nn_conv2d_output_size(&d, &oh, &ow);
+    cr_assert(st == NN_ERR_INVALID_ARGUMENT, "status %d for '%s'", st, needle);
+    cr_assert(strstr(nn_last_error(), needle) != NULL, "message '%s' lacks '%s'",
+              nn_last_error(), needle);
+    cr_assert(oh == -5 && ow == -5, "outputs written on failure");
+    cr_assert(nn_conv2d_workspace_floats(&d) == 0);
+    float dummy[4] = {0};
+    st = nn_conv2d_forward(&d, dummy, dummy, NULL, NN_ACT_NONE, dummy, dummy);
+    cr_assert(st == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "nn_conv2d_forward") != NULL, "%s", nn_last_error());
+    st = nn_conv2d_backward_data(&d, dummy, dummy, dummy, dummy);
+    cr_assert(st == NN_ERR_INVALID_ARGUMENT);
+    st = nn_conv2d_backward_weights(&d, dummy, dummy, dummy, NULL, dummy);
+    cr_assert(st == NN_ERR_INVALID_ARGUMENT);
+}
+
+Test(conv, bad_descriptors) {
+    nn_conv2d d = good_desc();
+    d.stride_h = 0;
+    expect_invalid(d, "stride_h = 0");
+    d = good_desc();
+    d.stride_w = -1;
+    expect_invalid(d, "stride_w = -1");
+    d = good_desc();
+    d.pad_w = -1;
+    expect_invalid(d, "pad_w = -1");
+    d = good_desc();
+    d.batch = 0;
+    expect_invalid(d, "batch = 0");
+    d = good_desc();
+    d.in_channels = -3;
+    expect_invalid(d, "in_channels = -3");
+    d = good_desc();
+    d.dilation_w = 0;
+    expect_invalid(d, "dilation_w = 0");
+    d = good_desc();
+    d.kernel_h = 11; /* 8 + 2 * 1 = 10 < 11 */
+    expect_invalid(d, "kernel_h = 11");
+    d = good_desc();
+    d.dilation_w = 5; /* span 11 > 10 */
+    expect_invalid(d, "larger than the padded input");
+}
+
+Test(conv, null_arguments) {
+    nn_conv2d d = good_desc();
+    float f[1] = {0};
+    cr_assert(nn_conv2d_output_size(NULL, NULL, NULL) == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(nn_conv2d_forward(&d, NULL, f, NULL, NN_ACT_NONE, f, f) == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "x is NULL") != NULL, "%s", nn_last_error());
+    cr_assert(nn_conv2d_forward(&d, f, f, NULL, (nn_activation)99, f, f)
+              == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(nn_conv2d_backward_data(&d, f, f, f, NULL) == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "workspace is NULL") != NULL, "%s", nn_last_error());
+    cr_assert(nn_conv2d_backward_weights(&d, f, f, NULL, NULL, f) == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "dw is NULL") != NULL, "%s", nn_last_error());
+}
+
+Test(conv, output_size) {
+    nn_conv2d d = good_desc();
+    int oh, ow;
+    cr_assert(nn_conv2d_output_size(&d, &oh, &ow) == NN_OK);
+    cr_assert(oh == 8 && ow == 8);
+    d.stride_h = 2;
+    d.dilation_w = 2; /* (8 + 2 - 4 - 1) / 1 + 1 = 6 */
+    cr_assert(nn_conv2d_output_size(&d, &oh, &ow) == NN_OK);
+    cr_assert(oh == 4 && ow == 6, "%d x %d", oh, ow);
+    cr_assert(nn_conv2d_workspace_floats(&d) == (size_t)27 * 24);
+}
