@@ -30,7 +30,7 @@
 
 /* The sizes every step needs, derived once per call from the descriptor. */
 typedef struct conv_geom {
-    nn_conv2d d;
+    nn_conv2d_desc d;
     int oh, ow;
     int K, P;               /* rows and columns of the column matrix */
     size_t in_floats;       /* C*H*W: one sample of x */
@@ -54,7 +54,7 @@ static int out_extent(int in, int pad, int kernel, int stride, int dilation)
     return padded < span ? -1 : (int)((padded - span) / stride + 1);
 }
 
-static nn_status check_sizes(const char *fn, const nn_conv2d *c)
+static nn_status check_sizes(const char *fn, const nn_conv2d_desc *c)
 {
     const char *names[] = {"batch", "in_channels", "height", "width", "out_channels",
                            "kernel_h", "kernel_w", "stride_h", "stride_w",
@@ -87,7 +87,7 @@ static nn_status check_fit(const char *fn, const char *axis, int in, int pad, in
 }
 
 /* Checks the descriptor and fills *g; the products must fit the GEMM's int sizes. */
-static nn_status conv_geom_init(const char *fn, const nn_conv2d *c, conv_geom *g)
+static nn_status conv_geom_init(const char *fn, const nn_conv2d_desc *c, conv_geom *g)
 {
     if (!c)
         return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: descriptor is NULL", fn);
@@ -124,7 +124,7 @@ static nn_status check_pointers(const char *fn, const char *const names[],
     return NN_OK;
 }
 
-nn_status nn_conv2d_output_size(const nn_conv2d *c, int *out_h, int *out_w)
+nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
 {
     conv_geom g;
     nn_status status = conv_geom_init("nn_conv2d_output_size", c, &g);
@@ -137,7 +137,7 @@ nn_status nn_conv2d_output_size(const nn_conv2d *c, int *out_h, int *out_w)
     return NN_OK;
 }
 
-size_t nn_conv2d_workspace_floats(const nn_conv2d *c)
+size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c)
 {
     conv_geom g;
     if (conv_geom_init("nn_conv2d_workspace_floats", c, &g) != NN_OK)
@@ -164,7 +164,7 @@ static void valid_range(int in, int out, int pad, int offset, int stride, int *l
 static void im2col_row(const conv_geom *g, const float *x_ch /* [H, W] */, int ki, int kj,
                        float *row /* [OH, OW] */)
 {
-    const nn_conv2d *d = &g->d;
+    const nn_conv2d_desc *d = &g->d;
     int oh_lo, oh_hi, ow_lo, ow_hi;
     int off_h = ki * d->dilation_h, off_w = kj * d->dilation_w;
     valid_range(d->height, g->oh, d->pad_h, off_h, d->stride_h, &oh_lo, &oh_hi);
@@ -190,7 +190,7 @@ static void im2col_row(const conv_geom *g, const float *x_ch /* [H, W] */, int k
 /* col [K x P] from one sample x_n [C, H, W]; padding reads as zero. */
 static void im2col(const conv_geom *g, const float *x_n, float *col)
 {
-    const nn_conv2d *d = &g->d;
+    const nn_conv2d_desc *d = &g->d;
     float *row = col;
     for (int ch = 0; ch < d->in_channels; ch++) {
         const float *x_ch = x_n + (size_t)ch * (size_t)d->height * (size_t)d->width;
@@ -205,7 +205,7 @@ static void im2col(const conv_geom *g, const float *x_n, float *col)
 static void col2im_row(const conv_geom *g, const float *row /* [OH, OW] */, int ki, int kj,
                        float *dx_ch /* [H, W] */)
 {
-    const nn_conv2d *d = &g->d;
+    const nn_conv2d_desc *d = &g->d;
     int oh_lo, oh_hi, ow_lo, ow_hi;
     int off_h = ki * d->dilation_h, off_w = kj * d->dilation_w;
     valid_range(d->height, g->oh, d->pad_h, off_h, d->stride_h, &oh_lo, &oh_hi);
@@ -222,7 +222,7 @@ static void col2im_row(const conv_geom *g, const float *row /* [OH, OW] */, int 
 /* dx_n [C, H, W] = col2im(col [K x P]): zeroed, then every tap accumulated in order. */
 static void col2im(const conv_geom *g, const float *col, float *dx_n)
 {
-    const nn_conv2d *d = &g->d;
+    const nn_conv2d_desc *d = &g->d;
     const float *row = col;
     memset(dx_n, 0, g->in_floats * sizeof *dx_n);
     for (int ch = 0; ch < d->in_channels; ch++) {
@@ -263,7 +263,7 @@ static nn_status forward_sample(const conv_geom *g, const float *x_n, const floa
     return status;
 }
 
-nn_status nn_conv2d_forward(const nn_conv2d *c, const float *x, const float *w,
+nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float *w,
                             const float *bias, nn_activation act, float *y, float *workspace)
 {
     static const char fn[] = "nn_conv2d_forward";
@@ -283,7 +283,7 @@ nn_status nn_conv2d_forward(const nn_conv2d *c, const float *x, const float *w,
 
 /* ---- Backward ----------------------------------------------------------------- */
 
-nn_status nn_conv2d_backward_data(const nn_conv2d *c, const float *dy, const float *w,
+nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, const float *w,
                                   float *dx, float *workspace)
 {
     static const char fn[] = "nn_conv2d_backward_data";
@@ -317,7 +317,7 @@ static void bias_gradient(const conv_geom *g, const float *dy, float *dbias)
     }
 }
 
-nn_status nn_conv2d_backward_weights(const nn_conv2d *c, const float *x, const float *dy,
+nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, const float *dy,
                                      float *dw, float *dbias, float *workspace)
 {
     static const char fn[] = "nn_conv2d_backward_weights";

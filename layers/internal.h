@@ -45,7 +45,8 @@ nn_status nn_init_parse(const char *name, nn_init *init);
  */
 typedef struct nn_layer_ops {
     const char *kind; /* "dense", "relu", "sigmoid", "tanh", "softmax", "dropout",
-                         "flatten", "reshape": also the name in model files */
+                         "flatten", "reshape", "conv2d", "maxpool2d",
+                         "avgpool2d": also the name in model files */
 
     /* Output shape for input shape `in` (also stores both in the layer), or an error
      * whose message names the layer: "layer 2 (dense): ...". */
@@ -54,6 +55,10 @@ typedef struct nn_layer_ops {
     /* Parameters (weights first, then bias) and per-sample scratch floats; NULL: 0. */
     size_t (*param_count)(const nn_layer *l);
     size_t (*scratch_per_sample)(const nn_layer *l);
+
+    /* Scratch floats needed once whatever the batch (conv2d's column matrix), placed
+     * after the per-sample scratch in l->scratch; NULL: 0. */
+    size_t (*scratch_fixed)(const nn_layer *l);
 
     /* Fills l->params from the generator (NULL: no parameters). */
     void (*init_params)(nn_layer *l, nn_rng *rng);
@@ -76,7 +81,7 @@ struct nn_layer {
     int index;              /* position in the model: messages, tensor names */
     nn_shape in, out;       /* per sample, set by infer */
     float *params, *grads;  /* param_count floats each, inside the model's buffers */
-    float *scratch;         /* scratch_per_sample * max_batch floats */
+    float *scratch;         /* scratch_per_sample * max_batch + scratch_fixed floats */
     nn_rng *rng;            /* the model's training generator (dropout masks) */
 
     /* Dense followed by ReLU/Sigmoid/Tanh: compile sets `fused` on the Dense layer (its
@@ -91,6 +96,8 @@ struct nn_layer {
         struct { nn_activation act; } activation; /* relu, sigmoid, tanh */
         struct { float rate; } dropout;
         struct { nn_shape shape; } reshape;
+        struct { int filters, kernel, stride, padding; nn_init init; } conv;
+        struct { int size, stride; } pool; /* maxpool2d, avgpool2d */
     } cfg;
 };
 

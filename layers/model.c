@@ -61,9 +61,12 @@ static nn_shape input_of(const nn_model *m, int index)
 
 nn_status nn_model_add(nn_model *model, nn_layer *layer)
 {
-    if (!layer)
-        return nn_fail(NN_ERR_INVALID_ARGUMENT,
-                       "nn_model_add: NULL layer (a layer constructor failed)");
+    if (!layer) {
+        /* Usually a constructor refused its arguments: keep what it said. */
+        char why[256];
+        snprintf(why, sizeof why, "%s", nn_last_error());
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_model_add: no layer%s%s", *why ? ": " : "", why);
+    }
     if (!model) {
         nn_layer_free(layer);
         return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_model_add: NULL model");
@@ -223,10 +226,12 @@ static size_t plan_arena(nn_model *m, struct nn_model_buffers *b, char *base)
         nn_layer *l = m->layers[i];
         size_t out = nn_shape_size(l->out);
         size_t scratch = l->ops->scratch_per_sample ? l->ops->scratch_per_sample(l) : 0;
+        size_t fixed = l->ops->scratch_fixed ? l->ops->scratch_fixed(l) : 0;
         b->act[i] = l->fused_into_previous ? b->act[i - 1]
                                            : carve(base, &off, batch * out * sizeof(float));
         b->grad[i] = carve(base, &off, batch * out * sizeof(float));
-        l->scratch = scratch ? carve(base, &off, batch * scratch * sizeof(float)) : NULL;
+        scratch = batch * scratch + fixed;
+        l->scratch = scratch ? carve(base, &off, scratch * sizeof(float)) : NULL;
     }
     b->batch_x = carve(base, &off, batch * b->in_size * sizeof(float));
     b->batch_y = carve(base, &off, batch * width * sizeof(float));

@@ -11,7 +11,8 @@
  * (offsets relative to the data section), plus "__metadata__", a string -> string map.
  *
  * Our tensors, in layer order: "layers.<i>.weight" (dense: [in, out], as stored, where
- * PyTorch's Linear stores [out, in]) and "layers.<i>.bias" ([out]), dtype "F32", little
+ * PyTorch's Linear stores [out, in]; conv2d: [filters, C*K*K], PyTorch's [OC, C, KH, KW]
+ * flattened) and "layers.<i>.bias" ([out] or [filters]), dtype "F32", little
  * endian.  Our metadata:
  *   format         "nn-sequential"
  *   version        "1"
@@ -51,6 +52,8 @@ const nn_file_kind nn_file_kinds[NN_FILE_KIND_COUNT] = {
     {"sigmoid", NN_FILE_CFG_NONE, nn_sigmoid}, {"tanh", NN_FILE_CFG_NONE, nn_tanh},
     {"softmax", NN_FILE_CFG_NONE, nn_softmax}, {"dropout", NN_FILE_CFG_DROPOUT, NULL},
     {"flatten", NN_FILE_CFG_NONE, nn_flatten}, {"reshape", NN_FILE_CFG_RESHAPE, NULL},
+    {"conv2d", NN_FILE_CFG_CONV, NULL},      {"maxpool2d", NN_FILE_CFG_POOL, NULL},
+    {"avgpool2d", NN_FILE_CFG_POOL, NULL},
 };
 
 const char *const nn_file_schedule_names[NN_FILE_SCHEDULE_COUNT] = {"constant", "step", "cosine"};
@@ -105,11 +108,19 @@ static nn_status layer_tensors(const nn_layer *l, tensor *t, int *n)
     *n = 0;
     if (params == 0)
         return NN_OK;
-    if (strcmp(l->ops->kind, "dense") != 0)
+    uint64_t in, out;
+    if (strcmp(l->ops->kind, "dense") == 0) {
+        in = nn_shape_size(l->in), out = (uint64_t)l->cfg.dense.units;
+        t[0] = make_tensor(l, "weight", 2, in, out, 0);
+    } else if (strcmp(l->ops->kind, "conv2d") == 0) {
+        /* [OC, C*KH*KW], as PyTorch's Conv2d weight [OC, C, KH, KW] flattened */
+        uint64_t k = (uint64_t)l->cfg.conv.kernel;
+        in = (uint64_t)l->in.dims[0] * k * k, out = (uint64_t)l->cfg.conv.filters;
+        t[0] = make_tensor(l, "weight", 2, out, in, 0);
+    } else {
         return nn_fail(NN_ERR_UNSUPPORTED, NN_LAYER_FMT ": model files do not know its tensors",
                        NN_LAYER_ARGS(l));
-    uint64_t in = nn_shape_size(l->in), out = (uint64_t)l->cfg.dense.units;
-    t[0] = make_tensor(l, "weight", 2, in, out, 0);
+    }
     t[1] = make_tensor(l, "bias", 1, out, 0, (size_t)(in * out));
     if (t[0].count + t[1].count != params)
         return nn_fail(NN_ERR_UNSUPPORTED, NN_LAYER_FMT ": %zu parameters, not [%llu x %llu] + %llu",
@@ -210,6 +221,15 @@ static int add_layer(cJSON *layers, const nn_layer *l)
                add_string(j, "init", nn_init_name(l->cfg.dense.init));
     case NN_FILE_CFG_DROPOUT: return ok && add_float(j, "rate", l->cfg.dropout.rate);
     case NN_FILE_CFG_RESHAPE: return ok && add_shape(j, "shape", l->cfg.reshape.shape);
+    case NN_FILE_CFG_CONV:
+        return ok && add_number(j, "filters", l->cfg.conv.filters) &&
+               add_number(j, "kernel", l->cfg.conv.kernel) &&
+               add_number(j, "stride", l->cfg.conv.stride) &&
+               add_number(j, "padding", l->cfg.conv.padding) &&
+               add_string(j, "init", nn_init_name(l->cfg.conv.init));
+    case NN_FILE_CFG_POOL:
+        return ok && add_number(j, "size", l->cfg.pool.size) &&
+               add_number(j, "stride", l->cfg.pool.stride);
     case NN_FILE_CFG_NONE: break;
     }
     return ok;

@@ -13,6 +13,8 @@ typedef enum nn_file_config {
     NN_FILE_CFG_DENSE,   /* units, init */
     NN_FILE_CFG_DROPOUT, /* rate */
     NN_FILE_CFG_RESHAPE, /* shape */
+    NN_FILE_CFG_CONV,    /* filters, kernel, stride, padding, init */
+    NN_FILE_CFG_POOL,    /* size, stride */
 } nn_file_config;
 
 typedef struct nn_file_kind {
@@ -21,7 +23,7 @@ typedef struct nn_file_kind {
     nn_layer *(*make)(void); /* the constructor of NN_FILE_CFG_NONE kinds */
 } nn_file_kind;
 
-enum { NN_FILE_KIND_COUNT = 8, NN_FILE_SCHEDULE_COUNT = 3, NN_FILE_TENSORS_PER_LAYER = 2 };
+enum { NN_FILE_KIND_COUNT = 11, NN_FILE_SCHEDULE_COUNT = 3, NN_FILE_TENSORS_PER_LAYER = 2 };
 
 /* The layer kinds a file may hold. */
 extern const nn_file_kind nn_file_kinds[NN_FILE_KIND_COUNT];

@@ -204,12 +204,31 @@ static nn_status get_shape(const cJSON *j, const char *where, nn_shape *s)
 
 /* ---- Rebuilding the model ---------------------------------------------------------- */
 
+/* A conv2d layer from {"filters", "kernel", "stride", "padding", "init"}. */
+static nn_status conv_from_json(const cJSON *j, const char *where, nn_layer **out)
+{
+    int filters, kernel, stride, padding;
+    const char *init_name;
+    nn_init init;
+    nn_status st;
+    if ((st = get_int(j, "filters", where, 1, &filters)) != NN_OK ||
+        (st = get_int(j, "kernel", where, 1, &kernel)) != NN_OK ||
+        (st = get_int(j, "stride", where, 1, &stride)) != NN_OK ||
+        (st = get_int(j, "padding", where, 0, &padding)) != NN_OK ||
+        (st = get_string(j, "init", where, &init_name)) != NN_OK)
+        return st;
+    if (nn_init_parse(init_name, &init) != NN_OK)
+        return blame_file(NN_ERR_FORMAT, where);
+    *out = nn_conv2d(filters, kernel, stride, padding, init);
+    return *out ? NN_OK : blame_file(NN_ERR_FORMAT, where);
+}
+
 /* One layer, by kind, from its JSON description. */
 static nn_status layer_from_json(const cJSON *j, const char *where, nn_layer **out)
 {
     const char *kind, *init_name;
     nn_status st = get_string(j, "kind", where, &kind);
-    int k = st == NN_OK ? nn_file_kind_find(kind) : -1, units;
+    int k = st == NN_OK ? nn_file_kind_find(kind) : -1, units, size, stride;
     nn_init init;
     float rate;
     nn_shape shape;
@@ -237,6 +256,14 @@ static nn_status layer_from_json(const cJSON *j, const char *where, nn_layer **o
         if ((st = get_shape(item(j, "shape"), where, &shape)) != NN_OK)
             return st;
         *out = nn_reshape(shape);
+        break;
+    case NN_FILE_CFG_CONV: return conv_from_json(j, where, out);
+    case NN_FILE_CFG_POOL:
+        if ((st = get_int(j, "size", where, 1, &size)) != NN_OK ||
+            (st = get_int(j, "stride", where, 1, &stride)) != NN_OK)
+            return st;
+        *out = strcmp(kind, "maxpool2d") == 0 ? nn_maxpool2d(size, stride)
+                                              : nn_avgpool2d(size, stride);
         break;
     }
     return *out ? NN_OK : blame_file(NN_ERR_FORMAT, where);

@@ -17,13 +17,13 @@
 /* ---- Naive reference ------------------------------------------------------------ */
 
 typedef struct conv_data {
-    nn_conv2d d;
+    nn_conv2d_desc d;
     int oh, ow, K, P;
     size_t nx, nw, ny;
     float *x, *w, *b, *dy;
 } conv_data;
 
-static conv_data conv_data_new(nn_conv2d d, uint64_t seed) {
+static conv_data conv_data_new(nn_conv2d_desc d, uint64_t seed) {
     conv_data c = {.d = d};
     cr_assert(nn_conv2d_output_size(&d, &c.oh, &c.ow) == NN_OK, "%s", nn_last_error());
     c.K = d.in_channels * d.kernel_h * d.kernel_w;
@@ -55,7 +55,7 @@ static void conv_data_free(conv_data *c) {
 typedef void (*tap_fn)(void *ctx, size_t xi, size_t wi, size_t yi);
 
 static void for_each_tap(const conv_data *c, tap_fn f, void *ctx) {
-    const nn_conv2d *d = &c->d;
+    const nn_conv2d_desc *d = &c->d;
     for (int n = 0; n < d->batch; n++)
         for (int oc = 0; oc < d->out_channels; oc++)
             for (int oh = 0; oh < c->oh; oh++)
@@ -127,11 +127,11 @@ static void check_close(const char *what, const float *got, const ref_acc *a, si
 
 static int pick(test_rng *rng, const int *v, int n) { return v[test_rng_next(rng) % (uint64_t)n]; }
 
-static nn_conv2d random_desc(test_rng *rng) {
+static nn_conv2d_desc random_desc(test_rng *rng) {
     static const int kernels[] = {1, 3, 5}, strides[] = {1, 2}, pads[] = {0, 1, 2},
                      dils[] = {1, 2}, sizes[] = {1, 3, 5, 6, 7, 9, 11, 13};
     for (;;) {
-        nn_conv2d d = {
+        nn_conv2d_desc d = {
             .batch = 1 + (int)(test_rng_next(rng) % 3),
             .in_channels = 1 + (int)(test_rng_next(rng) % 4),
             .out_channels = 1 + (int)(test_rng_next(rng) % 4),
@@ -146,7 +146,7 @@ static nn_conv2d random_desc(test_rng *rng) {
     }
 }
 
-static const char *desc_label(const nn_conv2d *d, nn_isa isa, const char *extra) {
+static const char *desc_label(const nn_conv2d_desc *d, nn_isa isa, const char *extra) {
     static char buf[256];
     snprintf(buf, sizeof buf,
              "[%s %s] %dx%dx%dx%d -> %d k%dx%d s%dx%d p%dx%d d%dx%d", nn_isa_name(isa), extra,
@@ -157,7 +157,7 @@ static const char *desc_label(const nn_conv2d *d, nn_isa isa, const char *extra)
 }
 
 /* Workspace of exactly the size asked for (ASan sees a write past it). */
-static float *workspace_for(const nn_conv2d *d) {
+static float *workspace_for(const nn_conv2d_desc *d) {
     size_t n = nn_conv2d_workspace_floats(d);
     cr_assert(n > 0, "workspace_floats = 0: %s", nn_last_error());
     return test_alloc(n * sizeof(float));
@@ -166,7 +166,7 @@ static float *workspace_for(const nn_conv2d *d) {
 static double relu_d(double v) { return v > 0 ? v : 0; }
 
 static void check_forward(const conv_data *c, nn_isa isa, int with_bias, int relu) {
-    const nn_conv2d *d = &c->d;
+    const nn_conv2d_desc *d = &c->d;
     float *y = test_alloc(c->ny * sizeof(float)), *ws = workspace_for(d);
     for (size_t i = 0; i < c->ny; i++) y[i] = NAN; /* overwritten, never read */
     nn_status st = nn_conv2d_forward(d, c->x, c->w, with_bias ? c->b : NULL,
@@ -193,7 +193,7 @@ static void check_forward(const conv_data *c, nn_isa isa, int with_bias, int rel
 }
 
 static void check_backward(const conv_data *c, nn_isa isa) {
-    const nn_conv2d *d = &c->d;
+    const nn_conv2d_desc *d = &c->d;
     float *dx = test_alloc(c->nx * sizeof(float)), *dw = test_alloc(c->nw * sizeof(float));
     float *db = test_alloc((size_t)d->out_channels * sizeof(float)), *ws = workspace_for(d);
     for (size_t i = 0; i < c->nx; i++) dx[i] = NAN;
@@ -235,7 +235,7 @@ Test(conv, random_shapes_every_isa) {
         use_engine(isa, 2);
         test_rng rng = {0xC0417ull};
         for (int i = 0; i < N_RANDOM; i++) {
-            nn_conv2d d = random_desc(&rng);
+            nn_conv2d_desc d = random_desc(&rng);
             conv_data c = conv_data_new(d, 1000 + (uint64_t)i);
             check_forward(&c, isa, i % 3 != 0, i % 3 == 2);
             check_backward(&c, isa);
@@ -246,7 +246,7 @@ Test(conv, random_shapes_every_isa) {
 
 /* The column matrix of a 1x1 convolution with stride 1 and no padding is x itself. */
 Test(conv, one_by_one_is_a_gemm) {
-    nn_conv2d d = {.batch = 2, .in_channels = 3, .height = 4, .width = 5, .out_channels = 2,
+    nn_conv2d_desc d = {.batch = 2, .in_channels = 3, .height = 4, .width = 5, .out_channels = 2,
                    .kernel_h = 1, .kernel_w = 1, .stride_h = 1, .stride_w = 1,
                    .dilation_h = 1, .dilation_w = 1};
     conv_data c = conv_data_new(d, 7);
@@ -284,7 +284,7 @@ static void outputs_free(conv_outputs *o) {
     free(o->db);
 }
 
-static void check_same_bits(nn_conv2d d) {
+static void check_same_bits(nn_conv2d_desc d) {
     FOR_EACH_SUPPORTED_ISA(isa) {
         cr_assert(nn_set_isa(isa) == NN_OK);
         conv_data c = conv_data_new(d, 0x5EED);
@@ -306,26 +306,26 @@ static void check_same_bits(nn_conv2d d) {
 }
 
 Test(conv, mnist_layer1_same_bits_for_1_2_3_threads) {
-    check_same_bits((nn_conv2d){.batch = 64, .in_channels = 1, .height = 28, .width = 28,
+    check_same_bits((nn_conv2d_desc){.batch = 64, .in_channels = 1, .height = 28, .width = 28,
                                 .out_channels = 32, .kernel_h = 3, .kernel_w = 3,
                                 .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1});
 }
 
 Test(conv, mnist_layer2_same_bits_for_1_2_3_threads) {
-    check_same_bits((nn_conv2d){.batch = 64, .in_channels = 32, .height = 13, .width = 13,
+    check_same_bits((nn_conv2d_desc){.batch = 64, .in_channels = 32, .height = 13, .width = 13,
                                 .out_channels = 64, .kernel_h = 3, .kernel_w = 3,
                                 .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1});
 }
 
 /* ---- Bad descriptors ---------------------------------------------------------------- */
 
-static nn_conv2d good_desc(void) {
-    return (nn_conv2d){.batch = 2, .in_channels = 3, .height = 8, .width = 8,
+static nn_conv2d_desc good_desc(void) {
+    return (nn_conv2d_desc){.batch = 2, .in_channels = 3, .height = 8, .width = 8,
                        .out_channels = 4, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
                        .stride_w = 1, .pad_h = 1, .pad_w = 1, .dilation_h = 1, .dilation_w = 1};
 }
 
-static void expect_invalid(nn_conv2d d, const char *needle) {
+static void expect_invalid(nn_conv2d_desc d, const char *needle) {
     int oh = -5, ow = -5;
     nn_status st = nn_conv2d_output_size(&d, &oh, &ow);
     cr_assert(st == NN_ERR_INVALID_ARGUMENT, "status %d for '%s'", st, needle);
@@ -344,7 +344,7 @@ static void expect_invalid(nn_conv2d d, const char *needle) {
 }
 
 Test(conv, bad_descriptors) {
-    nn_conv2d d = good_desc();
+    nn_conv2d_desc d = good_desc();
     d.stride_h = 0;
     expect_invalid(d, "stride_h = 0");
     d = good_desc();
@@ -371,7 +371,7 @@ Test(conv, bad_descriptors) {
 }
 
 Test(conv, null_arguments) {
-    nn_conv2d d = good_desc();
+    nn_conv2d_desc d = good_desc();
     float f[1] = {0};
     cr_assert(nn_conv2d_output_size(NULL, NULL, NULL) == NN_ERR_INVALID_ARGUMENT);
     cr_assert(nn_conv2d_forward(&d, NULL, f, NULL, NN_ACT_NONE, f, f) == NN_ERR_INVALID_ARGUMENT);
@@ -385,7 +385,7 @@ Test(conv, null_arguments) {
 }
 
 Test(conv, output_size) {
-    nn_conv2d d = good_desc();
+    nn_conv2d_desc d = good_desc();
     int oh, ow;
     cr_assert(nn_conv2d_output_size(&d, &oh, &ow) == NN_OK);
     cr_assert(oh == 8 && ow == 8);

@@ -158,24 +158,24 @@ nn_status nn_vec_activate(nn_activation activation, size_t n, float *x);
  * with out_h = (height + 2 pad_h - dilation_h (kernel_h - 1) - 1) / stride_h + 1 (out_w
  * likewise).  Padding is zeros.  Dilation 1 is the ordinary convolution.
  */
-typedef struct nn_conv2d {
+typedef struct nn_conv2d_desc {
     int batch, in_channels, height, width;
     int out_channels, kernel_h, kernel_w;
     int stride_h, stride_w;     /* >= 1 */
     int pad_h, pad_w;           /* >= 0, zeros on both sides */
     int dilation_h, dilation_w; /* >= 1 */
-} nn_conv2d;
+} nn_conv2d_desc;
 
 /* Output height and width (either pointer may be NULL).
  * @return NN_ERR_INVALID_ARGUMENT, naming the field and its value, for a size, stride or
  *         dilation < 1, a negative padding, a dilated kernel larger than the padded input,
  *         or sizes whose products do not fit an int. */
-nn_status nn_conv2d_output_size(const nn_conv2d *c, int *out_h, int *out_w);
+nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w);
 
 /* Floats of workspace every nn_conv2d_* call below needs for this descriptor:
  * C*KH*KW * out_h*out_w (one sample's column matrix), whatever the thread count, so a
  * layer allocates it once.  0 for an invalid descriptor. */
-size_t nn_conv2d_workspace_floats(const nn_conv2d *c);
+size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
 
 /*
  * y = act(conv(x, w) + bias): per sample, y_n = W . im2col(x_n) on nn_sgemm, the bias
@@ -186,19 +186,19 @@ size_t nn_conv2d_workspace_floats(const nn_conv2d *c);
  * @return NN_ERR_INVALID_ARGUMENT for a bad descriptor (see nn_conv2d_output_size),
  *         a NULL x, w, y or workspace, or an unknown activation.
  */
-nn_status nn_conv2d_forward(const nn_conv2d *c, const float *x, const float *w,
+nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float *w,
                             const float *bias, nn_activation act, float *y, float *workspace);
 
 /* dx [batch, C, H, W] = gradient of the loss for x, given dy [batch, OC, out_h, out_w]:
  * per sample dcol = W^T . dy_n, then col2im (dx is overwritten, not accumulated). */
-nn_status nn_conv2d_backward_data(const nn_conv2d *c, const float *dy, const float *w,
+nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, const float *w,
                                   float *dx, float *workspace);
 
 /* dw [OC, C*KH*KW] = sum over samples of dy_n . im2col(x_n)^T, and, if dbias is not
  * NULL, dbias [OC] = sum of dy over samples and pixels (both overwritten).  The sum over
  * the batch runs the samples in a fixed order (GEMM with beta = 1 onto dw; the bias in
  * double), so the bits do not depend on the thread count. */
-nn_status nn_conv2d_backward_weights(const nn_conv2d *c, const float *x, const float *dy,
+nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, const float *dy,
                                      float *dw, float *dbias, float *workspace);
 
 /* ---- Optimizer updates (one vectorized, threaded pass over the parameters) ------- */

@@ -79,6 +79,16 @@ nn_layer *nn_dropout(float rate);            /* inverted dropout; identity outsi
 nn_layer *nn_flatten(void);
 nn_layer *nn_reshape(nn_shape shape);
 
+/* 2-D convolution of a C x H x W input into filters x OH x OW, with a square kernel,
+ * zero padding on every side, OH = (H + 2 padding - kernel) / stride + 1 (OW likewise).
+ * W stored [filters, C * kernel * kernel], b [filters].  NN_INIT_HE_NORMAL is the usual
+ * choice before ReLU. */
+nn_layer *nn_conv2d(int filters, int kernel, int stride, int padding, nn_init init);
+/* Max and mean over size x size windows, per channel: C x H x W into C x OH x OW with
+ * OH = (H - size) / stride + 1 (no padding).  A NaN in a window wins the max. */
+nn_layer *nn_maxpool2d(int size, int stride);
+nn_layer *nn_avgpool2d(int size, int stride);
+
 /* Frees a layer that was never added to a model. */
 void nn_layer_free(nn_layer *layer);
 
