@@ -220,7 +220,7 @@ Test(cli, bad_option_values_exit_2_before_reading_data)
         {"--lr", "fast", "not a number"},  {"--epochs", "3x", "not an integer"},
         {"--epochs", "0", "--epochs"},     {"--seed", "-4", "--seed"},
         {"--val", "-1", "--val"},          {"--batch", "99999999999", "--batch"},
-        {"--model", "cnn", "unknown model 'cnn' (available: mlp"},
+        {"--model", "resnet", "unknown model 'resnet' (available: mlp"},
         {"--optimizer", "rmsprop", "unknown optimizer"},
         {"--plot", "curves.jpg", ".png or .svg"},
         {"--dataset", "cifar", "unknown data set"},
