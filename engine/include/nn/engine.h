@@ -172,17 +172,24 @@ typedef struct nn_conv2d_desc {
  *         or sizes whose products do not fit an int. */
 nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w);
 
+/* The calls below split the batch into min(batch, NN_CONV2D_GROUPS) fixed groups of
+ * consecutive samples, run on up to that many threads. */
+#define NN_CONV2D_GROUPS 8
+
 /* Floats of workspace every nn_conv2d_* call below needs for this descriptor:
- * C*KH*KW * out_h*out_w (one sample's column matrix), whatever the thread count, so a
- * layer allocates it once.  0 for an invalid descriptor. */
+ * NN_CONV2D_GROUPS column matrices (C*KH*KW * out_h*out_w floats each) and
+ * NN_CONV2D_GROUPS - 1 partial weight gradients (out_channels * C*KH*KW each).  It does
+ * not depend on the batch or the thread count, so a layer allocates it once (it may ask
+ * with batch 1).  0 for an invalid descriptor. */
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
 
 /*
  * y = act(conv(x, w) + bias): per sample, y_n = W . im2col(x_n) on nn_sgemm, the bias
  * (out_channels floats, or NULL) added per output channel and the activation applied
  * with nn_vec_activate's kernels.
- * The samples run in order, each GEMM threaded; results are bit-identical for any
- * thread count.  Nothing is allocated.
+ * The sample groups run in parallel (each GEMM on one thread; with one group, one
+ * threaded GEMM per sample); results are bit-identical for any thread count.  Nothing
+ * is allocated.
  * @return NN_ERR_INVALID_ARGUMENT for a bad descriptor (see nn_conv2d_output_size),
  *         a NULL x, w, y or workspace, or an unknown activation.
  */
@@ -195,9 +202,10 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
                                   float *dx, float *workspace);
 
 /* dw [OC, C*KH*KW] = sum over samples of dy_n . im2col(x_n)^T, and, if dbias is not
- * NULL, dbias [OC] = sum of dy over samples and pixels (both overwritten).  The sum over
- * the batch runs the samples in a fixed order (GEMM with beta = 1 onto dw; the bias in
- * double), so the bits do not depend on the thread count. */
+ * NULL, dbias [OC] = sum of dy over samples and pixels (both overwritten).  Each sample
+ * group sums its samples in order into a partial dW (GEMM with beta = 1), the partials
+ * are added in group order, and the bias is summed in double in one fixed order; the
+ * groups do not depend on the thread count, so neither do the bits. */
 nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, const float *dy,
                                      float *dw, float *dbias, float *workspace);
 
