@@ -113,14 +113,27 @@ int cli_has_suffix(const char *path, const char *suffix)
 
 /* ---- Output files ---------------------------------------------------------------------- */
 
-int cli_temp_name(const char *path, char *tmp, size_t size)
+/* Creates "<path>.tmp-XXXXXX" beside path (its name in tmp): the descriptor, or -1 with
+ * the message left (`what` prefixes it, e.g. "--out"). */
+static int make_temp(const char *what, const char *path, char *tmp, size_t size)
 {
     int n = snprintf(tmp, size, "%s.tmp-XXXXXX", path);
-    if (n < 0 || (size_t)n >= size)
-        return cli_error("%s: path too long", path);
+    if (n < 0 || (size_t)n >= size) {
+        cli_error("%s%s%s: path too long", what, *what ? " " : "", path);
+        return -1;
+    }
     int fd = mkstemp(tmp);
     if (fd < 0)
-        return cli_error("%s: cannot create a file there: %s", path, strerror(errno));
+        cli_error("%s%s%s: cannot create a file there: %s", what, *what ? " " : "", path,
+                  strerror(errno));
+    return fd;
+}
+
+int cli_temp_name(const char *path, char *tmp, size_t size)
+{
+    int fd = make_temp("", path, tmp, size);
+    if (fd < 0)
+        return EXIT_ERROR;
     close(fd);
     return EXIT_OK;
 }
@@ -133,12 +146,9 @@ int cli_check_writable(const char *what, const char *path)
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return cli_error("%s %s: is a directory", what, path);
     char tmp[MNIST_PATH_MAX + 32];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return cli_error("%s %s: path too long", what, path);
-    int fd = mkstemp(tmp);
+    int fd = make_temp(what, path, tmp, sizeof tmp);
     if (fd < 0)
-        return cli_error("%s %s: cannot write there: %s", what, path, strerror(errno));
+        return EXIT_ERROR;
     close(fd);
     unlink(tmp);
     return EXIT_OK;
@@ -146,17 +156,14 @@ int cli_check_writable(const char *what, const char *path)
 
 FILE *cli_temp_open(const char *path, char *tmp, size_t size)
 {
-    int n = snprintf(tmp, size, "%s.tmp-XXXXXX", path);
-    if (n < 0 || (size_t)n >= size) {
-        cli_error("%s: path too long", path);
+    int fd = make_temp("", path, tmp, size);
+    if (fd < 0)
         return NULL;
-    }
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    FILE *f = fdopen(fd, "w");
     if (!f) {
         cli_error("%s: cannot create a file there: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd), unlink(tmp);
+        close(fd);
+        unlink(tmp);
     }
     return f;
 }
