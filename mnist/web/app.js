@@ -148,7 +148,7 @@ function showProbabilities(card, model) {
     ? `${(100 * model.probabilities[model.guess]).toFixed(1)}% sure` : '';
   card.querySelectorAll('.bar-col').forEach((col, k) => {
     const p = model ? model.probabilities[k] : 0;
-    col.classList.toggle('top', model !== null && k === model.guess);
+    col.classList.toggle('best', model !== null && k === model.guess);
     col.querySelector('.bar').style.height = `${(100 * p).toFixed(1)}%`;
     col.querySelector('.pct').textContent = model && p >= 0.005 ? `${Math.round(100 * p)}%` : '';
   });
