@@ -105,6 +105,12 @@ static void print_serving(const draw_options *o, int port)
  * start, so they inherit the mask and only sigwait here ever sees them. */
 static int serve(draw_options *o)
 {
+    /* The server's threads run requests in parallel, so each prediction runs on one
+     * thread: with the engine's threads on top (measured, 8 clients on 2 cores) a
+     * prediction held its model's lock 0.68 ms instead of 0.21 ms, and waited 1.0 ms
+     * for it instead of 0.2 ms. */
+    if (cli_set_threads(1) != EXIT_OK)
+        return EXIT_ERROR;
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
