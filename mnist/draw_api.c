@@ -51,12 +51,18 @@ static cJSON *describe_model(const draw_model *m)
 draw_reply draw_api_models(const draw_model *models, int count)
 {
     cJSON *json = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(json, "models");
-    for (int i = 0; list && i < count; i++) {
+    int ok = list != NULL;
+    for (int i = 0; ok && i < count; i++) {
         cJSON *m = describe_model(&models[i]);
-        if (!m || !cJSON_AddItemToArray(list, m))
-            return cJSON_Delete(m), cJSON_Delete(json), draw_api_error(500, "out of memory");
+        ok = m && cJSON_AddItemToArray(list, m);
+        if (!ok)
+            cJSON_Delete(m);
     }
-    return list ? reply_json(200, json) : (cJSON_Delete(json), draw_api_error(500, "out of memory"));
+    if (!ok) {
+        cJSON_Delete(json);
+        return draw_api_error(500, "out of memory");
+    }
+    return reply_json(200, json);
 }
 
 /* ---- The request ---------------------------------------------------------------------- */

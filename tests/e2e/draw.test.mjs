@@ -183,6 +183,16 @@ function stopServer({ server, output }) {
   });
 }
 
+// Collects what should never happen: a script error, an error in the console (such as
+// a Content-Security-Policy refusal), a request to anywhere but the server.
+function watchPage(page, url) {
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`script error: ${err.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('request', (r) => { if (!r.url().startsWith(url)) problems.push(`request to ${r.url()}`); });
+  return problems;
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mnist-draw-e2e-'));
@@ -198,11 +208,12 @@ async function main() {
       viewport: { width: 1100, height: 760 },
     });
     const page = context.pages()[0] || await context.newPage();
-    page.on('pageerror', (err) => { throw new Error(`error in the page: ${err.message}`); });
+    const problems = watchPage(page, served.url);
     await page.goto(served.url);
     await checkDrawing(page, options.screenshot || path.join(tmp, 'draw.png'));
     await checkPhone(context, served.url, path.join(tmp, 'draw-phone.png'));
     await checkDigits(page);
+    assert.deepEqual(problems, [], 'the page fetched nothing from elsewhere and logged no error');
     loadTest(served.url);
     await context.close();
     context = null;
