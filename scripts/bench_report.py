@@ -118,11 +118,12 @@ def context_line(data, repetitions):
 
 def conv_report(data):
     """The convolution table's lines ([] when the run has no conv/ benchmarks)."""
-    ms, order = {}, []
-    for name, value in medians(data.get("benchmarks", []), milliseconds).items():
-        m = CONV.match(name)
-        if m:
-            ms[(m["layer"], m["phase"], int(m["threads"]), m["impl"])] = value
+    ms, rate, order = {}, {}, []
+    for table, measure in ((ms, milliseconds), (rate, gflops)):
+        for name, value in medians(data.get("benchmarks", []), measure).items():
+            m = CONV.match(name)
+            if m:
+                table[(m["layer"], m["phase"], int(m["threads"]), m["impl"])] = value
     for entry in data.get("benchmarks", []):  # first appearance gives the order
         m = CONV.match(entry.get("run_name", entry["name"]))
         key = m and (m["layer"], m["phase"], int(m["threads"]))
@@ -131,13 +132,16 @@ def conv_report(data):
     if not ms:
         return []
     lines = ["", "### Convolution layers (ms per call, lower is better)", "",
-             "| layer | phase | threads | ours ms | oneDNN ms | oneDNN / ours |",
-             "|---|---|---:|---:|---:|---:|"]
+             "| layer | phase | threads | ours ms | oneDNN ms | ours GFLOP/s | oneDNN GFLOP/s "
+             "| oneDNN time / ours |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for layer, phase, threads in order:
-        ours, dnnl = ms.get((layer, phase, threads, "ours")), ms.get((layer, phase, threads,
-                                                                        "onednn"))
+        ours, dnnl = (ms.get((layer, phase, threads, impl)) for impl in ("ours", "onednn"))
+        ours_rate, dnnl_rate = (rate.get((layer, phase, threads, impl))
+                                for impl in ("ours", "onednn"))
         cells = [f"`{layer}`", phase.replace("_", "-"), str(threads),
                  f"{ours:.3f}" if ours else "—", f"{dnnl:.3f}" if dnnl else "—",
+                 f"{ours_rate:.1f}" if ours_rate else "—", f"{dnnl_rate:.1f}" if dnnl_rate else "—",
                  f"{dnnl / ours:.2f}" if ours and dnnl else "—"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
