@@ -341,7 +341,6 @@ static nn_status train_epoch(nn_model *m, const nn_dataset *train, const nn_fit_
 {
     struct nn_model_buffers *b = m->buffers;
     int batches = (train->count + o->batch - 1) / o->batch;
-    float lr = nn_schedule_lr(&m->optimizer.schedule, m->optimizer.lr, epoch);
     shuffle(order, train->count, o->seed + (uint64_t)epoch);
     memset(b->confusion, 0, b->out_size * b->out_size * sizeof(int64_t));
     double sum = 0;
@@ -351,6 +350,8 @@ static nn_status train_epoch(nn_model *m, const nn_dataset *train, const nn_fit_
         int n = train->count - first < o->batch ? train->count - first : o->batch;
         nn_targets t = gather(m, train, order + first, n);
         double loss = 0;
+        float lr = nn_schedule_lr(&m->optimizer.schedule, m->optimizer.lr,
+                                  epoch + (double)k / batches);
         nn_status st = train_step(m, t, n, lr, &loss);
         if (st == NN_ERR_NUMERIC && !isfinite(loss))
             return numeric_failure(loss, epoch, o->epochs, k, batches);
