@@ -6,6 +6,7 @@
  *   mnist train   [options]          (cmd_train.c)
  *   mnist eval    MODEL [options]    (cmd_eval.c)
  *   mnist predict MODEL IMAGE...     (cmd_predict.c)
+ *   mnist compare [options]          (cmd_compare.c)
  */
 #define _GNU_SOURCE /* getopt_long */
 
@@ -29,7 +30,8 @@ static const command cmd_fetch = {
     run_fetch,
 };
 
-static const command *const commands[] = {&cmd_fetch, &cmd_train, &cmd_eval, &cmd_predict};
+static const command *const commands[] = {&cmd_fetch, &cmd_train, &cmd_eval, &cmd_predict,
+                                          &cmd_compare};
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
