@@ -4,10 +4,26 @@
 #define NN_BENCH_BENCH_H
 
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 namespace nnb {
+
+// ---- Operands (bench_sgemm.cpp) ------------------------------------------------------
+
+struct FreeDeleter {
+    void operator()(float *p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<float[], FreeDeleter>;
+
+// n floats, 64-byte aligned.
+Buffer aligned_floats(size_t n);
+// n floats uniform in [-1, 1) from rng: seeded per problem, so that every
+// implementation sees the very same numbers.
+Buffer random_floats(size_t n, std::mt19937 &rng);
 
 // One SGEMM problem, row-major: C (M x N) = op(A) (M x K) * op(B) (K x N).
 // A transposed operand is stored transposed: A as K x M, B as N x K.
@@ -54,6 +70,45 @@ void register_benchmarks(double min_time);
 // train/mlp_784_256_256_10/batch:100/threads:<t>, and prints where a step's time goes.
 void register_train_benchmarks(double min_time);
 int run_train_profile();
+
+// ---- Convolution layers (bench_conv.cpp) -------------------------------------------
+
+// One convolution layer, NCHW fp32, square kernel, the same stride and zero padding on
+// both axes: x [batch, channels, height, width] -> y [batch, filters, out_h, out_w].
+struct ConvLayer {
+    const char *name;   // in benchmark names: conv/<name>/<phase>/<impl>/threads:<t>
+    int batch, channels, height, width;
+    int filters, kernel, stride, pad;
+    const char *origin; // where the MNIST models meet this layer
+};
+
+inline int conv_out(int size, int kernel, int stride, int pad)
+{
+    return (size + 2 * pad - kernel) / stride + 1;
+}
+inline int conv_out_h(const ConvLayer &l) { return conv_out(l.height, l.kernel, l.stride, l.pad); }
+inline int conv_out_w(const ConvLayer &l) { return conv_out(l.width, l.kernel, l.stride, l.pad); }
+// 2 * multiply-adds; every phase (forward, backward-data, backward-weights) does as many.
+inline double conv_flops(const ConvLayer &l)
+{
+    return 2.0 * l.batch * l.filters * conv_out_h(l) * conv_out_w(l) * l.channels * l.kernel *
+           l.kernel;
+}
+
+// Every layer benchmarked, in table order, and the phases, in table order
+// ("forward", "backward_data", "backward_weights").
+const std::vector<ConvLayer> &conv_layers();
+const std::vector<const char *> &conv_phases();
+// "ours", and "onednn" when nn_bench was built against libdnnl.
+std::vector<const char *> conv_impls();
+std::string conv_bench_name(const ConvLayer &l, const char *phase, const char *impl,
+                            int threads);
+// oneDNN's convolution build, or why it is absent (for --info).
+void print_conv_info(std::FILE *out);
+
+// Registers conv/<layer>/<phase>/<impl>/threads:<t> for every layer, phase, impl and
+// thread count.  min_time > 0 overrides Google Benchmark's default.
+void register_conv_benchmarks(double min_time);
 
 // Runs everything registered with a short min time and prints the summary table
 // (summary.cpp).  Returns the process exit status.

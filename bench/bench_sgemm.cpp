@@ -14,28 +14,13 @@
 #include <random>
 
 namespace nnb {
-namespace {
 
-// ---- Operands -------------------------------------------------------------------
-
-struct FreeDeleter {
-    void operator()(float *p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<float[], FreeDeleter>;
-
-// n floats, 64-byte aligned (aligned_alloc wants a multiple of the alignment).
 Buffer aligned_floats(size_t n)
 {
+    // aligned_alloc wants a multiple of the alignment, and some libcs a nonzero size.
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    return Buffer(static_cast<float *>(std::aligned_alloc(64, bytes)));
+    return Buffer(static_cast<float *>(std::aligned_alloc(64, bytes ? bytes : 64)));
 }
-
-// A, B and C of one shape, stored as the shape says, A and B filled with uniform
-// values in [-1, 1) from a seed fixed per shape: every implementation multiplies the
-// very same matrices.
-struct Operands {
-    Buffer A, B, C;
-};
 
 Buffer random_floats(size_t n, std::mt19937 &rng)
 {
@@ -45,6 +30,17 @@ Buffer random_floats(size_t n, std::mt19937 &rng)
         buf[i] = dist(rng);
     return buf;
 }
+
+namespace {
+
+// ---- Operands -------------------------------------------------------------------
+
+// A, B and C of one shape, stored as the shape says, A and B filled with uniform
+// values in [-1, 1) from a seed fixed per shape: every implementation multiplies the
+// very same matrices.
+struct Operands {
+    Buffer A, B, C;
+};
 
 // Made once per shape and kept (about 100 MB for the whole table), so repeated runs of
 // a benchmark and the runs of other implementations pay nothing to set up.

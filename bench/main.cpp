@@ -1,7 +1,8 @@
 // nn_bench: nn_sgemm against oneDNN, OpenBLAS and BLIS on the shapes of bench/shapes.cpp,
-// and the training step of the report's MLP.
+// the MNIST CNN's convolution layers against oneDNN's, and the training step of the
+// report's MLP.
 //   nn_bench --info      what the engine chose and which peers loaded
-//   nn_bench --summary   a short run of every GEMM, one readable table, the training profile
+//   nn_bench --summary   a short run of every GEMM and conv, readable tables, the training profile
 //   nn_bench --train     where a training step spends its time
 //   nn_bench [--benchmark_...]   Google Benchmark itself (filter, repetitions, JSON, ...)
 #include "bench.h"
@@ -22,7 +23,7 @@ void usage(std::FILE *out)
     std::fprintf(out,
                  "usage: nn_bench [--info | --summary | --train] [--benchmark_OPTION ...]\n"
                  "  --info      print the engine's configuration and the peers loaded, exit\n"
-                 "  --summary   run every GEMM benchmark briefly, print one table, then --train\n"
+                 "  --summary   run every GEMM and conv benchmark briefly, print the tables, then --train\n"
                  "  --train     time the MLP training step by layer and phase, with its GEMM share\n"
                  "  otherwise   run Google Benchmark: --benchmark_filter=REGEX,\n"
                  "              --benchmark_repetitions=N, --benchmark_format=json, ...\n"
@@ -36,6 +37,7 @@ int print_info()
     nn_engine_describe(text.data(), text.size());
     std::printf("%s\n", text.data());
     nnb::print_peer_info(stdout);
+    nnb::print_conv_info(stdout);
     const char *isa = nn_bench_fma_peak_isa();
     std::printf("FMA peak kernel: %s\n", isa ? isa : "none (not x86-64 with AVX2/AVX-512)");
     return 0;
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
         status = nnb::run_train_profile();
     } else {
         nnb::register_benchmarks(0.0);
+        nnb::register_conv_benchmarks(0.0);
         nnb::register_train_benchmarks(0.0);
         benchmark::RunSpecifiedBenchmarks();
     }

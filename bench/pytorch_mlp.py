@@ -1,15 +1,20 @@
 #!/usr/bin/python3
-"""PyTorch reference for `mnist train`: the same MLP, initializers, optimizer, batch and split.
+"""PyTorch reference for `mnist train`: the same network, initializers, optimizer, batch and split.
 
-    /usr/bin/python3 bench/pytorch_mlp.py [--dataset mnist|fashion] [--data-dir DIR]
-        [--epochs 15] [--batch 100] [--optimizer sgd|adam] [--lr X] [--threads N]
-        [--seed N] [--json]
+    /usr/bin/python3 bench/pytorch_mlp.py [--model mlp|cnn] [--dataset mnist|fashion]
+        [--data-dir DIR] [--epochs N] [--batch N] [--optimizer sgd|adam] [--lr X]
+        [--threads N] [--seed N] [--json]
 
-Network 784-256-256-10: Linear+ReLU, Linear+ReLU, Linear (softmax folded into
-CrossEntropyLoss on the logits).  Weights: He normal (kaiming_normal_, fan_in, relu) for the
-two hidden layers, Glorot uniform (xavier_uniform_) for the last; biases zero.  SGD without
-momentum (lr 0.04) or Adam (lr 1e-3 unless --lr).  Split: the first 50,000 training images
-train, the last 10,000 validate; the 10,000 test images test.  Inputs are pixels / 255.
+--model mlp (default, as `mnist train --model mlp`): 784-256-256-10, Linear+ReLU,
+Linear+ReLU, Linear; SGD without momentum, lr 0.04, batch 100, 15 epochs.
+--model cnn (as `mnist train --model cnn`): Conv2d(32, 3x3)+ReLU+MaxPool2d(2),
+Conv2d(64, 3x3)+ReLU+MaxPool2d(2), Flatten (1600), Linear(128)+ReLU, Linear(10); no
+padding, stride 1; Adam, lr 1e-3, batch 64, 3 epochs; images in as 1x28x28.
+The flags override these defaults.  The softmax is folded into CrossEntropyLoss on the
+logits.  Weights: He normal (kaiming_normal_, fan_in, relu) for every layer followed by a
+ReLU (convolutions included), Glorot uniform (xavier_uniform_) for the last; biases zero.
+Adam's lr is 1e-3 unless --lr.  Split: the first 50,000 training images train, the last
+10,000 validate; the 10,000 test images test.  Inputs are pixels / 255.
 
 Plain tensors and manual batching: one permutation per epoch, index_select into the batch;
 no DataLoader.  The images are converted to float32 once, up front (not timed).
@@ -22,7 +27,8 @@ running loss/accuracy bookkeeping); the validation pass after it is timed separa
 Training loss and accuracy are the running values over the epoch's batches (as the engine
 reports them), not a second pass over the training set.
 
-Needs Debian's python3-torch (run with /usr/bin/python3).  On CPUs with AVX-512F it sets
+Debian's torch runs Conv2d on its bundled oneDNN (MKL-DNN 2.6.3) and Linear on sgemm_ of
+libblas.so.3 (OpenBLAS).  Needs Debian's python3-torch (run with /usr/bin/python3).  On CPUs with AVX-512F it sets
 OPENBLAS_CORETYPE=SkylakeX (unless already set) before importing torch, so that an
 OpenBLAS behind torch uses its AVX-512 kernels even when the hypervisor hides the CPU model.
 """
@@ -47,19 +53,30 @@ def cpu_has_avx512f():
     return False
 
 
+# What `mnist train --model M` uses when no flag says otherwise.
+MODEL_DEFAULTS = {
+    "mlp": {"epochs": 15, "batch": 100, "optimizer": "sgd"},
+    "cnn": {"epochs": 3, "batch": 64, "optimizer": "adam"},
+}
+
+
 def parse_args(argv):
-    p = argparse.ArgumentParser(description="PyTorch reference run of the MNIST MLP")
+    p = argparse.ArgumentParser(description="PyTorch reference run of the MNIST MLP or CNN")
+    p.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default="mlp")
     p.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
     p.add_argument("--data-dir", help="directory with the four IDX files (default: data/DATASET)")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--epochs", type=int, help="default: 15 (mlp), 3 (cnn)")
+    p.add_argument("--batch", type=int, help="default: 100 (mlp), 64 (cnn)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], help="default: sgd (mlp), adam (cnn)")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.04 SGD, 0.001 Adam)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--val", type=int, default=10000, help="validation images (last N of train)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout at the end")
     a = p.parse_args(argv)
+    for key, value in MODEL_DEFAULTS[a.model].items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
     if a.epochs < 1 or a.batch < 1 or a.threads < 1 or a.val < 0:
         p.error("--epochs, --batch and --threads must be >= 1, --val >= 0")
     if a.lr is None:
@@ -119,16 +136,23 @@ def load(data_dir, prefix):
     return x.contiguous(), labels.to(torch.int64)
 
 
-def build_model():
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(),
-                          nn.Linear(256, 256), nn.ReLU(),
-                          nn.Linear(256, 10))
+def build_model(name):
+    if name == "cnn":
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(),
+                              nn.Linear(128, 10))
+    else:
+        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(),
+                              nn.Linear(256, 256), nn.ReLU(),
+                              nn.Linear(256, 10))
+    layers = [m for m in model if isinstance(m, (nn.Linear, nn.Conv2d))]
     with torch.no_grad():
-        for layer in (model[0], model[2]):
+        for layer in layers[:-1]:  # each followed by a ReLU
             nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
             nn.init.zeros_(layer.bias)
-        nn.init.xavier_uniform_(model[4].weight)
-        nn.init.zeros_(model[4].bias)
+        nn.init.xavier_uniform_(layers[-1].weight)
+        nn.init.zeros_(layers[-1].bias)
     return model
 
 
@@ -162,10 +186,14 @@ def main():
     n_train = x_all.shape[0] - args.val
     if n_train < 1:
         sys.exit(f"pytorch_mlp: --val {args.val} leaves no training images")
+    if args.model == "cnn":  # N x 1 x rows x cols views of the same floats
+        side = int(round(x_all.shape[1] ** 0.5))
+        x_all = x_all.view(-1, 1, side, side)
+        x_test = x_test.view(-1, 1, side, side)
     x_train, y_train = x_all[:n_train].contiguous(), y_all[:n_train].contiguous()
     x_val, y_val = x_all[n_train:].contiguous(), y_all[n_train:].contiguous()
 
-    model = build_model()
+    model = build_model(args.model)
     if args.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.0)
     else:
@@ -173,7 +201,8 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
 
     print(f"pytorch {torch.__version__}, BLAS {blas_backend()}, {torch.get_num_threads()} "
-          f"threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}; "
+          f"threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}, "
+          f"oneDNN {torch.backends.mkldnn.is_available()}; {args.model} on "
           f"{args.dataset}: {n_train} train / {x_val.shape[0]} val / {x_test.shape[0]} test; "
           f"{args.optimizer} lr {args.lr}, batch {args.batch}, {args.epochs} epochs",
           file=log, flush=True)
@@ -230,7 +259,7 @@ def main():
 
     if args.json:
         result = {
-            "model": "mlp", "dataset": args.dataset, "epochs": args.epochs, "batch": batch,
+            "model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch": batch,
             "threads": args.threads, "isa": "pytorch", "seed": args.seed,
             "optimizer": args.optimizer, "lr": args.lr, "train_count": n_train,
             "val_count": x_val.shape[0], "test_count": x_test.shape[0],
@@ -242,6 +271,7 @@ def main():
             "images_per_second": n_train / med,
             "torch_version": torch.__version__, "blas": blas_backend(),
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+            "mkldnn": torch.backends.mkldnn.is_available(),
         }
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

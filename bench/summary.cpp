@@ -1,5 +1,6 @@
 // nn_bench --summary: every benchmark with a short min time, progress on stderr, then
-// one table on stdout: ours against the best peer and against the measured FMA peak.
+// tables on stdout: each GEMM, ours against the best peer and against the measured FMA
+// peak; each convolution layer and phase, ours against oneDNN in milliseconds.
 #include "bench.h"
 #include "fma_peak.h"
 
@@ -13,7 +14,7 @@ namespace nnb {
 namespace {
 
 // Long enough for steady numbers on the small shapes, short enough that the whole
-// table (about 140 benchmarks) takes a minute or two on two cores.
+// table (about 160 benchmarks) takes a minute or two on two cores.
 constexpr double kSummaryMinTime = 0.1;
 
 // Shows Google Benchmark's usual lines on stderr and keeps each run's GFLOP/s.
@@ -40,6 +41,12 @@ public:
         auto found = gflops_.find(name);
         return found == gflops_.end() ? -1.0 : found->second;
     }
+    // Milliseconds per iteration (real time), or a negative value if it did not run.
+    double milliseconds(const std::string &name) const
+    {
+        auto found = milliseconds_.find(name);
+        return found == milliseconds_.end() ? -1.0 : found->second;
+    }
 
 private:
     // Keyed by the name we registered (Google Benchmark appends "/min_time:..." and
@@ -53,10 +60,13 @@ private:
         if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median")
             return;
         gflops_[run.run_name.function_name] = counter->second.value;
+        milliseconds_[run.run_name.function_name] =
+            run.GetAdjustedRealTime() * 1e3 / benchmark::GetTimeUnitMultiplier(run.time_unit);
     }
 
     benchmark::ConsoleReporter progress_;
     std::map<std::string, double> gflops_;
+    std::map<std::string, double> milliseconds_;
 };
 
 std::string sgemm_name(const char *impl, const Shape &s, int threads)
@@ -109,14 +119,50 @@ void print_table(const SummaryReporter &results)
     }
 }
 
+// One line per layer, phase and thread count: ms per call, GFLOP/s (ours, oneDNN), and
+// oneDNN's time over ours (above 1: ours is faster; the GEMM table's ours/best).
+void print_conv_table(const SummaryReporter &results)
+{
+    bool header = false;
+    for (const ConvLayer &l : conv_layers()) {
+        for (const char *phase : conv_phases()) {
+            for (int t : thread_counts()) {
+                double ours = results.milliseconds(conv_bench_name(l, phase, "ours", t));
+                double dnnl = results.milliseconds(conv_bench_name(l, phase, "onednn", t));
+                if (ours < 0 && dnnl < 0)
+                    continue;  // filtered out
+                if (!header) {
+                    std::printf("\nconvolution layers, batch %d, NCHW fp32: ms per call (lower "
+                                "is better); oneDNN in its own layouts, reorders untimed\n",
+                                l.batch);
+                    std::printf("%-12s %-17s %7s %9s %9s %8s %8s %12s\n", "layer", "phase",
+                                "threads", "ours ms", "oneDNN ms", "GFLOP/s", "(oneDNN)",
+                                "oneDNN/ours");
+                    header = true;
+                }
+                double flops = conv_flops(l);
+                std::printf("%-12s %-17s %7d ", l.name, phase, t);
+                ours >= 0 ? std::printf("%9.3f ", ours) : std::printf("%9s ", "-");
+                dnnl >= 0 ? std::printf("%9.3f ", dnnl) : std::printf("%9s ", "-");
+                ours > 0 ? std::printf("%8.1f ", flops / ours * 1e-6) : std::printf("%8s ", "-");
+                dnnl > 0 ? std::printf("%8.1f ", flops / dnnl * 1e-6) : std::printf("%8s ", "-");
+                ours > 0 && dnnl > 0 ? std::printf("%11.2fx\n", dnnl / ours)
+                                     : std::printf("%12s\n", "-");
+            }
+        }
+    }
+}
+
 }  // namespace
 
 int run_summary()
 {
     register_benchmarks(kSummaryMinTime);
+    register_conv_benchmarks(kSummaryMinTime);
     SummaryReporter results;
     benchmark::RunSpecifiedBenchmarks(&results);
     print_table(results);
+    print_conv_table(results);
     return 0;
 }
 

@@ -6,7 +6,9 @@
 
 Takes the median GFLOP/s of every benchmark over its repetitions and prints one table
 per thread count: each shape with ours and every peer, ours over the best peer, and
-ours as a share of the FMA peak measured at that thread count.  Standard library only.
+ours as a share of the FMA peak measured at that thread count.  Then, if the run has
+them, one table of the convolution layers: median milliseconds per call of ours and
+oneDNN for every layer, phase and thread count.  Standard library only.
 """
 import argparse
 import json
@@ -21,6 +23,11 @@ PEERS = [("onednn", "oneDNN"), ("openblas", "OpenBLAS"), ("blis", "BLIS")]
 # "/min_time:...", "/real_time" and the like.
 SGEMM = re.compile(r"^sgemm/(?P<impl>[^/]+)/(?P<shape>[^/]+)/threads:(?P<threads>\d+)(/|$)")
 PEAK = re.compile(r"^peak/fma_(?P<isa>[^/]+)/threads:(?P<threads>\d+)(/|$)")
+# bench/bench_conv.cpp: conv/<layer>/<phase>/<impl>/threads:<t>
+CONV = re.compile(r"^conv/(?P<layer>[^/]+)/(?P<phase>[^/]+)/(?P<impl>[^/]+)"
+                  r"/threads:(?P<threads>\d+)(/|$)")
+# Google Benchmark's time units, in milliseconds.
+UNIT_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def load(path):
@@ -34,13 +41,23 @@ def failed(entry):
     return entry.get("error_occurred") or entry.get("skipped")
 
 
-def medians(benchmarks):
-    """{run name: median GFLOP/s}, from the repetitions themselves where present,
+def gflops(entry):
+    return entry.get("GFLOP/s")
+
+
+def milliseconds(entry):
+    if "real_time" not in entry or entry.get("time_unit", "ns") not in UNIT_MS:
+        return None
+    return entry["real_time"] * UNIT_MS[entry.get("time_unit", "ns")]
+
+
+def medians(benchmarks, measure=gflops):
+    """{run name: median measure (GFLOP/s)}, from the repetitions themselves where present,
     else from Google Benchmark's median aggregate (--benchmark_report_aggregates_only)."""
     samples, aggregated = {}, {}
     for entry in benchmarks:
         name = entry.get("run_name", entry["name"])
-        value = entry.get("GFLOP/s")
+        value = measure(entry)
         if failed(entry) or value is None:
             continue
         if entry.get("run_type", "iteration") == "iteration":
@@ -99,6 +116,33 @@ def context_line(data, repetitions):
             f"the fastest in **bold**.")
 
 
+def conv_report(data):
+    """The convolution table's lines ([] when the run has no conv/ benchmarks)."""
+    ms, order = {}, []
+    for name, value in medians(data.get("benchmarks", []), milliseconds).items():
+        m = CONV.match(name)
+        if m:
+            ms[(m["layer"], m["phase"], int(m["threads"]), m["impl"])] = value
+    for entry in data.get("benchmarks", []):  # first appearance gives the order
+        m = CONV.match(entry.get("run_name", entry["name"]))
+        key = m and (m["layer"], m["phase"], int(m["threads"]))
+        if m and key not in order:
+            order.append(key)
+    if not ms:
+        return []
+    lines = ["", "### Convolution layers (ms per call, lower is better)", "",
+             "| layer | phase | threads | ours ms | oneDNN ms | oneDNN / ours |",
+             "|---|---|---:|---:|---:|---:|"]
+    for layer, phase, threads in order:
+        ours, dnnl = ms.get((layer, phase, threads, "ours")), ms.get((layer, phase, threads,
+                                                                        "onednn"))
+        cells = [f"`{layer}`", phase.replace("_", "-"), str(threads),
+                 f"{ours:.3f}" if ours else "—", f"{dnnl:.3f}" if dnnl else "—",
+                 f"{dnnl / ours:.2f}" if ours and dnnl else "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(data):
     table, peaks, shapes = collect(data)
     reps = max([e.get("repetitions", 1) for e in data.get("benchmarks", [])], default=1)
@@ -112,7 +156,7 @@ def report(data):
                   " | ours / best peer | ours % of peak |",
                   "|---|" + "---:|" * (len(PEERS) + 3)]
         lines += [row(s, table[threads][s], peak) for s in shapes if s in table[threads]]
-    return "\n".join(lines)
+    return "\n".join(lines + conv_report(data))
 
 
 def main():

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Trains the MLP (784-256-256-10, SGD 0.04, batch 100) with `build/bin/mnist train` and with
-# PyTorch (bench/pytorch_mlp.py) on the same settings, one after the other, and prints seconds
-# per epoch, images/s and test accuracy for both, with the ratio PyTorch time / ours.
+# Trains a network with `build/bin/mnist train` and with PyTorch (bench/pytorch_mlp.py) on the
+# same settings, one after the other, and prints seconds per epoch, images/s and test accuracy
+# for both, with the ratio PyTorch time / ours.
 #
-#   scripts/compare-pytorch.sh [--threads N] [--epochs N] [--dataset mnist|fashion]
-#                              [--batch N] [--lr X] [--seed N] [--repeat N] [--keep DIR]
+#   scripts/compare-pytorch.sh [--model mlp|cnn] [--threads N] [--epochs N] [--batch N]
+#       [--optimizer sgd|adam] [--lr X] [--dataset mnist|fashion] [--seed N] [--repeat N] [--keep DIR]
+#
+# --model mlp (default): 784-256-256-10, SGD 0.04, batch 100, 15 epochs.  --model cnn:
+# conv32-conv64 (3x3, ReLU, 2x2 max pooling), dense 128, 10; Adam 1e-3, batch 64, 3 epochs.
+# The other flags override the model's defaults.
 #
 # --repeat N runs each side N times (alternating, ours first) and reports the median run
 # (by median epoch time).  --keep DIR keeps every run's JSON there.  Seconds per epoch is the
@@ -19,9 +23,11 @@ usage() {
     exit 2
 }
 
-threads=2 epochs=15 dataset=mnist batch=100 lr=0.04 seed=1 repeat=1 keep=""
+model=mlp threads=2 epochs="" dataset=mnist batch="" optimizer="" lr="" seed=1 repeat=1 keep=""
 while [ $# -gt 0 ]; do
     case "$1" in
+        --model) model=${2:?}; shift 2 ;;
+        --optimizer) optimizer=${2:?}; shift 2 ;;
         --threads) threads=${2:?}; shift 2 ;;
         --epochs) epochs=${2:?}; shift 2 ;;
         --dataset) dataset=${2:?}; shift 2 ;;
@@ -30,10 +36,23 @@ while [ $# -gt 0 ]; do
         --seed) seed=${2:?}; shift 2 ;;
         --repeat) repeat=${2:?}; shift 2 ;;
         --keep) keep=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-pytorch.sh: unknown option '$1'" >&2; usage ;;
     esac
 done
+# The defaults of `mnist train --model M`; the flags given above win.
+case "$model" in
+    mlp) : "${epochs:=15}" "${batch:=100}" "${optimizer:=sgd}"
+         net="MLP 784-256-256-10" ;;
+    cnn) : "${epochs:=3}" "${batch:=64}" "${optimizer:=adam}"
+         net="CNN conv32-conv64-128-10" ;;
+    *) echo "compare-pytorch.sh: --model must be mlp or cnn, not '$model'" >&2; usage ;;
+esac
+case "$optimizer" in
+    sgd) : "${lr:=0.04}" ;;
+    adam) : "${lr:=0.001}" ;;
+    *) echo "compare-pytorch.sh: --optimizer must be sgd or adam, not '$optimizer'" >&2; usage ;;
+esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -60,13 +79,13 @@ mkdir -p "$out"
 coretype=()
 grep -qw avx512f /proc/cpuinfo && coretype=(OPENBLAS_CORETYPE=SkylakeX)
 
-common=(--dataset "$dataset" --epochs "$epochs" --batch "$batch" --lr "$lr" --threads "$threads"
-        --seed "$seed" --json)
-echo "# $dataset, MLP 784-256-256-10, SGD $lr, batch $batch, $epochs epochs, $threads threads," \
+common=(--model "$model" --optimizer "$optimizer" --dataset "$dataset" --epochs "$epochs"
+        --batch "$batch" --lr "$lr" --threads "$threads" --seed "$seed" --json)
+echo "# $dataset, $net, $optimizer $lr, batch $batch, $epochs epochs, $threads threads," \
      "$repeat run(s) each; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for r in $(seq 1 "$repeat"); do
     echo "# run $r/$repeat: ours" >&2
-    "$mnist" train --model mlp --optimizer sgd --out "$tmp/model.safetensors" "${common[@]}" \
+    "$mnist" train --out "$tmp/model.safetensors" "${common[@]}" \
         >"$out/ours-$r.json" || die "mnist train failed (run $r)"
     echo "# run $r/$repeat: pytorch" >&2
     env "${coretype[@]}" "$py" bench/pytorch_mlp.py "${common[@]}" \
