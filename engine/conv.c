@@ -33,6 +33,19 @@
  *   64x32x13x13 -> 64 3x3:   forward 3.86 -> 1.92, backward-data 3.30 -> 1.64,
  *                            backward-weights 3.83 -> 2.14
  * MNIST cnn training at 2 threads: 17.5 -> 12.4 s/epoch.
+ *   then im2col/col2im without a library call per row, and a vectorizable bias sum:
+ *   64x1x28x28 -> 32 3x3:    forward 0.69 -> 0.35, backward-weights 0.82 -> 0.52
+ *   64x32x13x13 -> 64 3x3:   forward 3.15 -> 1.58, backward-data 2.92 -> 1.53,
+ *                            backward-weights 2.91 -> 1.58
+ *
+ * Tried and measured slower, so not used: several samples per GEMM (the chunk's column
+ * matrices side by side, [K x S*P], as many as fit half the L2: S = 8 for conv1, 6 for
+ * conv2).  The wider GEMM fills the last 48-column panel better (conv2's P = 121 leaves
+ * it half empty) and packs W once per chunk, but the output block must then be copied
+ * into NCHW (and dy gathered out of it), and the larger B panel leaves L1.  Batch 64,
+ * best of 30, ms at 1 thread, per sample -> chunked: conv1 backward-data 0.45 -> 0.71,
+ * backward-weights 0.88 -> 1.25 (conv1 is store-bound: K = 9); conv2 forward 3.42 ->
+ * 3.54, backward-data 3.18 -> 3.26, backward-weights 3.14 -> 3.53.
  */
 #include <omp.h>
 #include <string.h>
@@ -46,8 +59,6 @@ typedef struct conv_geom {
     int K, P;               /* rows and columns of the column matrix */
     size_t in_floats;       /* C*H*W: one sample of x */
     size_t out_floats;      /* OC*P: one sample of y */
-    int groups;             /* min(batch, NN_CONV2D_GROUPS) */
-    int chunk;              /* samples per GEMM (see chunk_samples) */
 } conv_geom;
 
 /* ---- Descriptor checks -------------------------------------------------------- */
@@ -99,19 +110,6 @@ static nn_status check_fit(const char *fn, const char *axis, int in, int pad, in
                    axis[0] == 'h' ? "height" : "width", in, axis, pad, (long long)in + 2LL * pad);
 }
 
-/* Samples per GEMM: as many of a group's samples as keep the chunk's column matrix and
- * output block, (K + OC) * P floats a sample, within half the L2 (the GEMM streams them
- * from there), at least one.  Wider GEMMs fill the microkernel's last column panel
- * better (the MNIST conv2 has P = 121 columns a sample: 3 panels of 48, the last half
- * empty) and pack W once per chunk instead of once per sample. */
-static int chunk_samples(const conv_geom *g)
-{
-    size_t per_sample = ((size_t)g->K + (size_t)g->d.out_channels) * (size_t)g->P * sizeof(float);
-    size_t fit = nn_topology_get()->l2 / 2 / per_sample;
-    int group = (g->d.batch + g->groups - 1) / g->groups; /* the largest group */
-    return fit < 1 ? 1 : fit > (size_t)group ? group : (int)fit;
-}
-
 /* Checks the descriptor and fills *g; the products must fit the GEMM's int sizes. */
 static nn_status conv_geom_init(const char *fn, const nn_conv2d_desc *c, conv_geom *g)
 {
@@ -138,8 +136,6 @@ static nn_status conv_geom_init(const char *fn, const nn_conv2d_desc *c, conv_ge
     g->P = (int)P;
     g->in_floats = (size_t)big;
     g->out_floats = (size_t)c->out_channels * (size_t)P;
-    g->groups = c->batch < NN_CONV2D_GROUPS ? c->batch : NN_CONV2D_GROUPS;
-    g->chunk = chunk_samples(g);
     return NN_OK;
 }
 
@@ -165,19 +161,13 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
     return NN_OK;
 }
 
-/* Per group: the chunk's column matrix [K x chunk*P] and output block [OC x chunk*P]. */
-static size_t group_floats(const conv_geom *g)
-{
-    return ((size_t)g->K + (size_t)g->d.out_channels) * (size_t)g->chunk * (size_t)g->P;
-}
-
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c)
 {
     conv_geom g;
     if (conv_geom_init("nn_conv2d_workspace_floats", c, &g) != NN_OK)
         return 0;
-    return (size_t)g.groups * group_floats(&g)
-           + (size_t)(g.groups - 1) * (size_t)g.d.out_channels * (size_t)g.K;
+    return NN_CONV2D_GROUPS * (size_t)g.K * (size_t)g.P
+           + (NN_CONV2D_GROUPS - 1) * (size_t)g.d.out_channels * (size_t)g.K;
 }
 
 /* ---- im2col / col2im ---------------------------------------------------------- */
@@ -258,17 +248,16 @@ static void im2col_row(const conv_geom *g, const tap_window *t, const float *x_c
            (size_t)(g->oh - t->oh_hi) * (size_t)ow * sizeof *row);
 }
 
-/* col [K x P], rows ld floats apart, from one sample x_n [C, H, W]; padding reads as
- * zero. */
-static void im2col(const conv_geom *g, const float *x_n, float *col, size_t ld)
+/* col [K x P] from one sample x_n [C, H, W]; padding reads as zero. */
+static void im2col(const conv_geom *g, const float *x_n, float *col)
 {
     const nn_conv2d_desc *d = &g->d;
     size_t plane = (size_t)d->height * (size_t)d->width, taps = (size_t)d->kernel_h * d->kernel_w;
     for (int ki = 0; ki < d->kernel_h; ki++)
         for (int kj = 0; kj < d->kernel_w; kj++) {
             tap_window t = tap_window_of(g, ki, kj);
-            float *row = col + ((size_t)ki * d->kernel_w + kj) * ld;
-            for (int ch = 0; ch < d->in_channels; ch++, row += taps * ld)
+            float *row = col + ((size_t)ki * d->kernel_w + kj) * (size_t)g->P;
+            for (int ch = 0; ch < d->in_channels; ch++, row += taps * (size_t)g->P)
                 im2col_row(g, &t, x_n + (size_t)ch * plane, row);
         }
 }
@@ -283,10 +272,10 @@ static void col2im_row(const conv_geom *g, const tap_window *t, const float *row
                         row + (size_t)oh * (size_t)g->ow, t->ow_lo, t->ow_hi, d->stride_w);
 }
 
-/* dx_n [C, H, W] = col2im(col [K x P], rows ld floats apart): zeroed, then the taps accumulated in row-major
+/* dx_n [C, H, W] = col2im(col [K x P]): zeroed, then the taps accumulated in row-major
  * order.  Every input value gets its terms in that order, channel by channel or not, so
  * the loop can take the taps outermost and work out each one's window once. */
-static void col2im(const conv_geom *g, const float *col, size_t ld, float *dx_n)
+static void col2im(const conv_geom *g, const float *col, float *dx_n)
 {
     const nn_conv2d_desc *d = &g->d;
     size_t plane = (size_t)d->height * (size_t)d->width, taps = (size_t)d->kernel_h * d->kernel_w;
@@ -294,61 +283,57 @@ static void col2im(const conv_geom *g, const float *col, size_t ld, float *dx_n)
     for (int ki = 0; ki < d->kernel_h; ki++)
         for (int kj = 0; kj < d->kernel_w; kj++) {
             tap_window t = tap_window_of(g, ki, kj);
-            const float *row = col + ((size_t)ki * d->kernel_w + kj) * ld;
-            for (int ch = 0; ch < d->in_channels; ch++, row += taps * ld)
+            const float *row = col + ((size_t)ki * d->kernel_w + kj) * (size_t)g->P;
+            for (int ch = 0; ch < d->in_channels; ch++, row += taps * (size_t)g->P)
                 col2im_row(g, &t, row, dx_n + (size_t)ch * plane);
         }
 }
 
 /* ---- Batch split -------------------------------------------------------------- */
 
-/* One call's arguments; run() does one chunk of samples [first, first + count) with the
- * group's column matrix col [K x count*P] and output block out [OC x count*P] (rows
- * count*P floats apart), accumulating into dw_part when asked (`accumulate`). */
+/* One call's arguments; run() does samples [first, end) of one group with that group's
+ * column matrix and partial dW. */
 typedef struct conv_job {
     conv_geom g;
     const float *x, *w, *bias, *dy;
     nn_activation act;
     float *y, *dx, *dw;
-    nn_status (*run)(const struct conv_job *j, int first, int count, float *col, float *out,
-                     float *dw_part, int accumulate);
+    nn_status (*run)(const struct conv_job *j, int first, int end, float *col, float *dw_part);
 } conv_job;
 
-/* A group's samples, chunk by chunk, in order. */
-static nn_status run_group(const conv_job *j, int group, float *workspace)
+static int conv_groups(const conv_geom *g)
+{
+    return g->d.batch < NN_CONV2D_GROUPS ? g->d.batch : NN_CONV2D_GROUPS;
+}
+
+static nn_status run_group(const conv_job *j, int group, int groups, float *workspace)
 {
     const conv_geom *g = &j->g;
-    float *col = workspace + (size_t)group * group_floats(g);
-    float *out = col + (size_t)g->K * (size_t)g->chunk * (size_t)g->P;
+    size_t col_floats = (size_t)g->K * (size_t)g->P;
     float *dw_part = group == 0 ? j->dw
-                                : workspace + (size_t)g->groups * group_floats(g)
+                                : workspace + NN_CONV2D_GROUPS * col_floats
                                       + (size_t)(group - 1) * g->d.out_channels * (size_t)g->K;
-    int first = (int)((long long)g->d.batch * group / g->groups);
-    int end = (int)((long long)g->d.batch * (group + 1) / g->groups);
-    nn_status status = NN_OK;
-    for (int n = first; status == NN_OK && n < end; n += g->chunk) {
-        int count = end - n < g->chunk ? end - n : g->chunk;
-        status = j->run(j, n, count, col, out, dw_part, n > first);
-    }
-    return status;
+    int first = (int)((long long)g->d.batch * group / groups);
+    int end = (int)((long long)g->d.batch * (group + 1) / groups);
+    return j->run(j, first, end, workspace + (size_t)group * col_floats, dw_part);
 }
 
 /* Runs every group, on as many threads as `flops` pays for (at most one per group); one
  * thread never enters the OpenMP runtime. */
 static nn_status run_groups(const char *fn, const conv_job *j, double flops, float *workspace)
 {
-    int groups = j->g.groups;
+    int groups = conv_groups(&j->g);
     int threads = nn_threads_for(flops);
     if (threads > groups)
         threads = groups;
     nn_status st[NN_CONV2D_GROUPS];
     if (threads == 1) {
         for (int group = 0; group < groups; group++)
-            st[group] = run_group(j, group, workspace);
+            st[group] = run_group(j, group, groups, workspace);
     } else {
 #pragma omp parallel num_threads(threads)
         for (int group = omp_get_thread_num(); group < groups; group += omp_get_num_threads())
-            st[group] = run_group(j, group, workspace);
+            st[group] = run_group(j, group, groups, workspace);
     }
     for (int group = 0; group < groups; group++)
         if (st[group] != NN_OK) /* the GEMM's message was set on its own thread */
@@ -357,49 +342,43 @@ static nn_status run_groups(const char *fn, const conv_job *j, double flops, flo
     return NN_OK;
 }
 
-/* out [OC x count*P] = the chunk's dy, sample by sample side by side. */
-static void gather_dy(const conv_geom *g, const float *dy, int count, float *out)
-{
-    size_t P = (size_t)g->P, ld = (size_t)count * P;
-    for (int s = 0; s < count; s++)
-        for (int oc = 0; oc < g->d.out_channels; oc++)
-            memcpy(out + (size_t)oc * ld + (size_t)s * P,
-                   dy + (size_t)s * g->out_floats + (size_t)oc * P, P * sizeof *out);
-}
-
 /* ---- Forward ------------------------------------------------------------------ */
 
-/* y_n [OC x P] = out's columns of sample s (rows ld apart) + bias per row, then act: the
- * bias is per output channel, a ROW here, where nn_sgemm_ex's epilogue adds one per
- * column; the activation is nn_vec_activate, the epilogue's own kernels, while the
- * sample is in cache. */
-static nn_status finish_sample(const conv_geom *g, const float *out, size_t ld,
-                               const float *bias, nn_activation act, float *y_n)
+/* y_n [OC x P] rows start at bias[oc] (GEMM then adds with beta = 1), or are
+ * overwritten (beta = 0) without a bias. */
+static void fill_bias(const conv_geom *g, const float *bias, float *y_n)
 {
-    size_t P = (size_t)g->P;
     for (int oc = 0; oc < g->d.out_channels; oc++) {
-        const float *src = out + (size_t)oc * ld;
-        float *dst = y_n + (size_t)oc * P, b = bias ? bias[oc] : 0.0f;
-        for (size_t p = 0; p < P; p++)
-            dst[p] = src[p] + b;
+        float *r = y_n + (size_t)oc * (size_t)g->P;
+        for (int p = 0; p < g->P; p++)
+            r[p] = bias[oc];
     }
-    return act == NN_ACT_NONE ? NN_OK : nn_vec_activate(act, g->out_floats, y_n);
 }
 
-/* out [OC x count*P] = W [OC x K] . col [K x count*P], then each sample into y. */
-static nn_status forward_run(const conv_job *j, int first, int count, float *col, float *out,
-                             float *dw_part, int accumulate)
+/* The bias is per output channel, a ROW of y_n, while nn_sgemm_ex's epilogue bias is per
+ * column; so the rows are filled with the bias and the GEMM adds onto them (beta = 1),
+ * and the activation then runs over the sample with nn_vec_activate: the epilogue's own
+ * kernels, applied while the sample is still in cache. */
+static nn_status forward_sample(const conv_geom *g, const float *x_n, const float *w,
+                                const float *bias, nn_activation act, float *y_n, float *col)
 {
-    (void)dw_part, (void)accumulate;
-    const conv_geom *g = &j->g;
-    size_t ld = (size_t)count * (size_t)g->P;
-    for (int s = 0; s < count; s++)
-        im2col(g, j->x + (size_t)(first + s) * g->in_floats, col + (size_t)s * g->P, ld);
-    nn_status status = nn_sgemm(NN_NO_TRANS, NN_NO_TRANS, g->d.out_channels, (int)ld, g->K, 1.0f,
-                                j->w, g->K, col, (int)ld, 0.0f, out, (int)ld);
-    for (int s = 0; status == NN_OK && s < count; s++)
-        status = finish_sample(g, out + (size_t)s * g->P, ld, j->bias, j->act,
-                               j->y + (size_t)(first + s) * g->out_floats);
+    im2col(g, x_n, col);
+    if (bias)
+        fill_bias(g, bias, y_n);
+    nn_status status = nn_sgemm(NN_NO_TRANS, NN_NO_TRANS, g->d.out_channels, g->P, g->K, 1.0f,
+                                w, g->K, col, g->P, bias ? 1.0f : 0.0f, y_n, g->P);
+    if (status == NN_OK && act != NN_ACT_NONE)
+        status = nn_vec_activate(act, g->out_floats, y_n);
+    return status;
+}
+
+static nn_status forward_run(const conv_job *j, int first, int end, float *col, float *dw_part)
+{
+    (void)dw_part;
+    nn_status status = NN_OK;
+    for (int n = first; status == NN_OK && n < end; n++)
+        status = forward_sample(&j->g, j->x + (size_t)n * j->g.in_floats, j->w, j->bias, j->act,
+                                j->y + (size_t)n * j->g.out_floats, col);
     return status;
 }
 
@@ -422,18 +401,18 @@ nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float
 
 /* ---- Backward ----------------------------------------------------------------- */
 
-/* col [K x count*P] = W^T [K x OC] . dY [OC x count*P], then col2im per sample. */
-static nn_status data_run(const conv_job *j, int first, int count, float *col, float *out,
-                          float *dw_part, int accumulate)
+static nn_status data_run(const conv_job *j, int first, int end, float *col, float *dw_part)
 {
-    (void)dw_part, (void)accumulate;
+    (void)dw_part;
     const conv_geom *g = &j->g;
-    size_t ld = (size_t)count * (size_t)g->P;
-    gather_dy(g, j->dy + (size_t)first * g->out_floats, count, out);
-    nn_status status = nn_sgemm(NN_TRANS, NN_NO_TRANS, g->K, (int)ld, g->d.out_channels, 1.0f,
-                                j->w, g->K, out, (int)ld, 0.0f, col, (int)ld);
-    for (int s = 0; status == NN_OK && s < count; s++)
-        col2im(g, col + (size_t)s * g->P, ld, j->dx + (size_t)(first + s) * g->in_floats);
+    nn_status status = NN_OK;
+    for (int n = first; status == NN_OK && n < end; n++) {
+        /* dcol [K x P] = W^T [K x OC] . dy_n [OC x P] */
+        status = nn_sgemm(NN_TRANS, NN_NO_TRANS, g->K, g->P, g->d.out_channels, 1.0f, j->w, g->K,
+                          j->dy + (size_t)n * g->out_floats, g->P, 0.0f, col, g->P);
+        if (status == NN_OK)
+            col2im(g, col, j->dx + (size_t)n * g->in_floats);
+    }
     return status;
 }
 
@@ -452,18 +431,18 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
     return status;
 }
 
-/* dW_part [OC x K] (+)= dY [OC x count*P] . col [K x count*P]^T: one GEMM of depth
- * count*P per chunk, the group's first chunk overwriting (beta 0), the rest adding. */
-static nn_status weights_run(const conv_job *j, int first, int count, float *col, float *out,
-                             float *dw_part, int accumulate)
+/* dW_part [OC x K] = sum over the group's samples, in order, of dy_n . col_n^T. */
+static nn_status weights_run(const conv_job *j, int first, int end, float *col, float *dw_part)
 {
     const conv_geom *g = &j->g;
-    size_t ld = (size_t)count * (size_t)g->P;
-    for (int s = 0; s < count; s++)
-        im2col(g, j->x + (size_t)(first + s) * g->in_floats, col + (size_t)s * g->P, ld);
-    gather_dy(g, j->dy + (size_t)first * g->out_floats, count, out);
-    return nn_sgemm(NN_NO_TRANS, NN_TRANS, g->d.out_channels, g->K, (int)ld, 1.0f, out, (int)ld,
-                    col, (int)ld, accumulate ? 1.0f : 0.0f, dw_part, g->K);
+    nn_status status = NN_OK;
+    for (int n = first; status == NN_OK && n < end; n++) {
+        im2col(g, j->x + (size_t)n * g->in_floats, col);
+        status = nn_sgemm(NN_NO_TRANS, NN_TRANS, g->d.out_channels, g->K, g->P, 1.0f,
+                          j->dy + (size_t)n * g->out_floats, g->P, col, g->P,
+                          n == first ? 0.0f : 1.0f, dw_part, g->K);
+    }
+    return status;
 }
 
 /* The sum of r[0 .. n): 16 running lanes (each a plain in-order sum, which the compiler
@@ -512,8 +491,8 @@ nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, co
         return status;
     /* dw = partial 0 (already there) + partial 1 + ... in group order */
     size_t dw_floats = (size_t)c->out_channels * (size_t)j.g.K;
-    const float *part = workspace + (size_t)j.g.groups * group_floats(&j.g);
-    for (int group = 1; group < j.g.groups; group++, part += dw_floats)
+    const float *part = workspace + NN_CONV2D_GROUPS * (size_t)j.g.K * (size_t)j.g.P;
+    for (int group = 1; group < conv_groups(&j.g); group++, part += dw_floats)
         for (size_t i = 0; i < dw_floats; i++)
             dw[i] += part[i];
     if (dbias)

@@ -56,9 +56,9 @@ typedef struct nn_layer_ops {
     size_t (*param_count)(const nn_layer *l);
     size_t (*scratch_per_sample)(const nn_layer *l);
 
-    /* Scratch floats for any batch up to max_batch that do not scale per sample (conv2d's
-     * column matrices), placed after the per-sample scratch in l->scratch; NULL: 0. */
-    size_t (*scratch_for_batch)(const nn_layer *l, int max_batch);
+    /* Scratch floats needed once whatever the batch (conv2d's column matrix), placed
+     * after the per-sample scratch in l->scratch; NULL: 0. */
+    size_t (*scratch_fixed)(const nn_layer *l);
 
     /* Fills l->params from the generator (NULL: no parameters). */
     void (*init_params)(nn_layer *l, nn_rng *rng);
@@ -81,7 +81,7 @@ struct nn_layer {
     int index;              /* position in the model: messages, tensor names */
     nn_shape in, out;       /* per sample, set by infer */
     float *params, *grads;  /* param_count floats each, inside the model's buffers */
-    float *scratch;         /* scratch_per_sample * max_batch + scratch_for_batch floats */
+    float *scratch;         /* scratch_per_sample * max_batch + scratch_fixed floats */
     nn_rng *rng;            /* the model's training generator (dropout masks) */
 
     /* Dense followed by ReLU/Sigmoid/Tanh: compile sets `fused` on the Dense layer (its

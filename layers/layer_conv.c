@@ -4,9 +4,9 @@
  *
  * Shapes per sample: x [C, H, W], y [F, OH, OW] with F = filters, a square K x K kernel,
  * OH = (H + 2 P - K) / S + 1 (OW likewise).  Parameters: W [F, C*K*K] then b [F].
- * l->scratch is the engine's workspace (nn_conv2d_workspace_floats for max_batch: per
- * sample group a column matrix and an output block for a few samples, and the groups'
- * partial weight gradients); it serves any smaller batch too.
+ * l->scratch is the engine's workspace (nn_conv2d_workspace_floats: a column matrix
+ * [C*K*K, OH*OW] per sample group, and the groups' partial weight gradients): its size
+ * does not depend on the batch, so it is fixed (scratch_fixed), not per sample.
  */
 #include "internal.h"
 
@@ -60,9 +60,9 @@ static size_t conv_param_count(const nn_layer *l)
     return f * (size_t)conv_fan_in(l) + f;
 }
 
-static size_t conv_scratch_for_batch(const nn_layer *l, int max_batch)
+static size_t conv_scratch_fixed(const nn_layer *l)
 {
-    nn_conv2d_desc c = conv_desc(l, l->in, max_batch);
+    nn_conv2d_desc c = conv_desc(l, l->in, 1);
     return nn_conv2d_workspace_floats(&c);
 }
 
@@ -110,7 +110,7 @@ static const nn_layer_ops conv_ops = {
     .kind = "conv2d",
     .infer = conv_infer,
     .param_count = conv_param_count,
-    .scratch_for_batch = conv_scratch_for_batch,
+    .scratch_fixed = conv_scratch_fixed,
     .init_params = conv_init_params,
     .forward = conv_forward,
     .backward = conv_backward,

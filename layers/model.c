@@ -229,7 +229,7 @@ static size_t plan_arena(nn_model *m, struct nn_model_buffers *b, char *base)
         nn_layer *l = m->layers[i];
         size_t out = nn_shape_size(l->out);
         size_t scratch = l->ops->scratch_per_sample ? l->ops->scratch_per_sample(l) : 0;
-        size_t fixed = l->ops->scratch_for_batch ? l->ops->scratch_for_batch(l, m->max_batch) : 0;
+        size_t fixed = l->ops->scratch_fixed ? l->ops->scratch_fixed(l) : 0;
         b->act[i] = l->fused_into_previous ? b->act[i - 1]
                                            : carve(base, &off, batch * out * sizeof(float));
         b->grad[i] = carve(base, &off, batch * out * sizeof(float));

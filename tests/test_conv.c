@@ -132,8 +132,7 @@ static nn_conv2d_desc random_desc(test_rng *rng) {
                      dils[] = {1, 2}, sizes[] = {1, 3, 5, 6, 7, 9, 11, 13};
     for (;;) {
         nn_conv2d_desc d = {
-            /* up to 20: groups of up to 3 samples, run as one GEMM or in chunks */
-            .batch = 1 + (int)(test_rng_next(rng) % 20),
+            .batch = 1 + (int)(test_rng_next(rng) % 20), /* groups of up to 3 samples */
             .in_channels = 1 + (int)(test_rng_next(rng) % 4),
             .out_channels = 1 + (int)(test_rng_next(rng) % 4),
             .height = pick(rng, sizes, 8), .width = pick(rng, sizes, 8),
@@ -251,18 +250,6 @@ Test(conv, one_by_one_is_a_gemm) {
                    .kernel_h = 1, .kernel_w = 1, .stride_h = 1, .stride_w = 1,
                    .dilation_h = 1, .dilation_w = 1};
     conv_data c = conv_data_new(d, 7);
-    check_forward(&c, nn_get_isa(), 1, 1);
-    check_backward(&c, nn_get_isa());
-    conv_data_free(&c);
-}
-
-/* Samples a few hundred KB of columns each: at most a couple per GEMM (the chunk comes
- * from the L2), so a group of three runs as more than one chunk. */
-Test(conv, wide_samples_run_in_chunks) {
-    nn_conv2d_desc d = {.batch = 24, .in_channels = 16, .height = 27, .width = 27,
-                        .out_channels = 16, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
-                        .stride_w = 1, .dilation_h = 1, .dilation_w = 1};
-    conv_data c = conv_data_new(d, 9);
     check_forward(&c, nn_get_isa(), 1, 1);
     check_backward(&c, nn_get_isa());
     conv_data_free(&c);
@@ -406,21 +393,7 @@ Test(conv, output_size) {
     d.dilation_w = 2; /* (8 + 2 - 4 - 1) / 1 + 1 = 6 */
     cr_assert(nn_conv2d_output_size(&d, &oh, &ow) == NN_OK);
     cr_assert(oh == 4 && ow == 6, "%d x %d", oh, ow);
-    /* batch 2: two groups of one sample, each a column matrix [27 x 24] and an output
-     * block [4 x 24], and one partial dW [4 x 27] */
-    size_t want = 2 * (size_t)(27 + 4) * 24 + (size_t)d.out_channels * 27;
+    size_t want = NN_CONV2D_GROUPS * (size_t)27 * 24 + (NN_CONV2D_GROUPS - 1) * (size_t)d.out_channels * 27;
     cr_assert(nn_conv2d_workspace_floats(&d) == want, "%zu, want %zu",
               nn_conv2d_workspace_floats(&d), want);
-}
-
-/* A layer sizes the workspace for its largest batch and uses it for smaller ones. */
-Test(conv, workspace_grows_with_the_batch) {
-    nn_conv2d_desc d = good_desc();
-    size_t before = 0;
-    for (d.batch = 1; d.batch <= 300; d.batch++) {
-        size_t now = nn_conv2d_workspace_floats(&d);
-        cr_assert(now >= before, "batch %d needs %zu floats, batch %d needed %zu", d.batch,
-                  now, d.batch - 1, before);
-        before = now;
-    }
 }

@@ -49,7 +49,7 @@ static void rig_build(rig *g, nn_layer *l, nn_shape in, uint64_t seed, int disti
     cr_assert(l->ops->infer(l, in) == NN_OK, "%s infer: %s", l->ops->kind, nn_last_error());
     g->params = l->ops->param_count ? l->ops->param_count(l) : 0;
     size_t per = l->ops->scratch_per_sample ? l->ops->scratch_per_sample(l) : 0;
-    size_t fixed = l->ops->scratch_for_batch ? l->ops->scratch_for_batch(l, BATCH) : 0;
+    size_t fixed = l->ops->scratch_fixed ? l->ops->scratch_fixed(l) : 0;
     l->params = zalloc(g->params);
     l->grads = zalloc(g->params);
     l->scratch = zalloc(per * BATCH + fixed);
