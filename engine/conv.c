@@ -344,32 +344,17 @@ static nn_status run_groups(const char *fn, const conv_job *j, double flops, flo
 
 /* ---- Forward ------------------------------------------------------------------ */
 
-/* y_n [OC x P] rows start at bias[oc] (GEMM then adds with beta = 1), or are
- * overwritten (beta = 0) without a bias. */
-static void fill_bias(const conv_geom *g, const float *bias, float *y_n)
-{
-    for (int oc = 0; oc < g->d.out_channels; oc++) {
-        float *r = y_n + (size_t)oc * (size_t)g->P;
-        for (int p = 0; p < g->P; p++)
-            r[p] = bias[oc];
-    }
-}
-
-/* The bias is per output channel, a ROW of y_n, while nn_sgemm_ex's epilogue bias is per
- * column; so the rows are filled with the bias and the GEMM adds onto them (beta = 1),
- * and the activation then runs over the sample with nn_vec_activate: the epilogue's own
- * kernels, applied while the sample is still in cache. */
+/* y_n [OC x P] = act(W . col + bias): the bias is per output channel, a row of y_n, and
+ * the GEMM's epilogue adds it and applies the activation on each tile while it is in
+ * cache (before, the rows were filled with the bias for a beta = 1 GEMM and the
+ * activation was a second pass: conv1, with K = 9, is bound by those stores). */
 static nn_status forward_sample(const conv_geom *g, const float *x_n, const float *w,
                                 const float *bias, nn_activation act, float *y_n, float *col)
 {
     im2col(g, x_n, col);
-    if (bias)
-        fill_bias(g, bias, y_n);
-    nn_status status = nn_sgemm(NN_NO_TRANS, NN_NO_TRANS, g->d.out_channels, g->P, g->K, 1.0f,
-                                w, g->K, col, g->P, bias ? 1.0f : 0.0f, y_n, g->P);
-    if (status == NN_OK && act != NN_ACT_NONE)
-        status = nn_vec_activate(act, g->out_floats, y_n);
-    return status;
+    nn_gemm_epilogue epilogue = {.activation = act, .row_bias = bias};
+    return nn_sgemm_ex(NN_NO_TRANS, NN_NO_TRANS, g->d.out_channels, g->P, g->K, 1.0f, w, g->K,
+                       col, g->P, 0.0f, y_n, g->P, &epilogue);
 }
 
 static nn_status forward_run(const conv_job *j, int first, int end, float *col, float *dw_part)

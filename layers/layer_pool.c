@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,9 +53,28 @@ static int pool_describe(const nn_layer *l, char *buf, size_t size)
 
 static size_t maxpool_scratch_per_sample(const nn_layer *l) { return nn_shape_size(l->out); }
 
+/* Whether v takes over from the running winner `best` (the rule above): larger, or the
+ * first NaN. */
+static inline int takes_over(float v, float best)
+{
+    return (v > best) | ((v != v) & (best == best));
+}
+
+/* t ? v : best through the bits, so that no branch is left to mispredict: winners are
+ * data-dependent, and GCC compiled the plain ?: on floats into jumps (measured: max
+ * pooling cost more than the convolution before it). */
+static inline float take_if(int t, float v, float best)
+{
+    uint32_t a, b, mask = 0u - (uint32_t)t;
+    memcpy(&a, &v, sizeof a);
+    memcpy(&b, &best, sizeof b);
+    a = (a & mask) | (b & ~mask);
+    memcpy(&v, &a, sizeof v);
+    return v;
+}
+
 /* The winner of one window with top-left corner x0 in plane x [H, W] (row length w): its
- * offset in the plane.  Branch-free (selects, not jumps): winners are data-dependent, and
- * mispredicted branches made this loop cost more than the convolution before it. */
+ * offset in the plane, without branches (take_if). */
 static int window_argmax(const float *x, int w, int size, int x0)
 {
     int best_at = x0;
@@ -63,33 +83,30 @@ static int window_argmax(const float *x, int w, int size, int x0)
         for (int j = 0; j < size; j++) {
             int at = x0 + i * w + j;
             float v = x[at];
-            int take = !(v <= best) & (best == best); /* larger, or the first NaN */
-            best = take ? v : best;
+            int take = takes_over(v, best);
+            best = take_if(take, v, best);
             best_at = take ? at : best_at;
         }
     return best_at;
 }
 
-/* One candidate v at offset `at` against the running winner (the rule above). */
-static inline void challenge(float v, int at, float *best, int *best_at)
+/* One output row of 2 x 2 windows at stride 2, the common case: input rows top and
+ * bottom (w floats apart, top starting at plane offset first_at), y[ox] and its
+ * winner's plane offset. */
+static void maxpool_row_2x2(const float *restrict top, const float *restrict bottom, int w,
+                            int first_at, int ow, float *restrict y, float *restrict winner)
 {
-    int take = !(v <= *best) & (*best == *best);
-    *best = take ? v : *best;
-    *best_at = take ? at : *best_at;
-}
-
-/* One output row of 2 x 2 windows at stride 2, the common case, with constant offsets the
- * compiler can turn into vector selects: y[ox] and its winner's plane offset. */
-static void maxpool_row_2x2(const float *x, int w, int x0, int ow, float *y, float *winner)
-{
-    for (int ox = 0; ox < ow; ox++) {
-        int at = x0 + 2 * ox, best_at = at;
-        float best = x[at];
-        challenge(x[at + 1], at + 1, &best, &best_at);
-        challenge(x[at + w], at + w, &best, &best_at);
-        challenge(x[at + w + 1], at + w + 1, &best, &best_at);
+    for (size_t ox = 0; ox < (size_t)ow; ox++) {
+        float a = top[2 * ox], b = top[2 * ox + 1], c = bottom[2 * ox], d = bottom[2 * ox + 1];
+        float best = a;
+        int off = 0, t = takes_over(b, best);
+        best = take_if(t, b, best), off = t ? 1 : off;
+        t = takes_over(c, best);
+        best = take_if(t, c, best), off = t ? w : off;
+        t = takes_over(d, best);
+        best = take_if(t, d, best), off = t ? w + 1 : off;
         y[ox] = best;
-        winner[ox] = (float)best_at;
+        winner[ox] = (float)(first_at + 2 * (int)ox + off);
     }
 }
 
@@ -114,9 +131,11 @@ static void maxpool_forward_samples(void *ctx, size_t first, size_t end)
             const float *xp = j->x + n * in_n + plane;
             size_t o = n * out_n + (size_t)ch * (size_t)oh * (size_t)ow;
             if (size == 2 && stride == 2) {
-                for (int oy = 0; oy < oh; oy++, o += (size_t)ow)
-                    maxpool_row_2x2(j->x + n * in_n, w, (int)plane + 2 * oy * w, ow, j->y + o,
+                for (int oy = 0; oy < oh; oy++, o += (size_t)ow) {
+                    const float *top = xp + (size_t)(2 * oy) * (size_t)w;
+                    maxpool_row_2x2(top, top + w, w, (int)plane + 2 * oy * w, ow, j->y + o,
                                     l->scratch + o);
+                }
                 continue;
             }
             for (int oy = 0; oy < oh; oy++)
