@@ -4,6 +4,7 @@
 //   cnn` (Conv 32 3x3-ReLU-MaxPool 2, Conv 64 3x3-ReLU-MaxPool 2, Dense 128-ReLU,
 //   Dense 10-Softmax; Adam 1e-3) at batch 64:
 //   train/<net>/batch:<b>/threads:<t>   images/s through nn_model_fit
+//   infer/<net>/batch:1000/threads:<t>  images/s through nn_model_predict (batches of 1000)
 //   --train (and --summary)   where a step spends its time, per layer and phase, and for
 //                             the MLP how much of it its eight GEMMs take when timed alone
 // The data is random (MNIST-sized rows, ten classes): the time of a step does not depend
@@ -133,6 +134,27 @@ void train_benchmark(benchmark::State &state, const Net *net, int threads)
         kSamples, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Inference: nn_model_predict over the 5000 samples, in batches of kInferBatch (the
+// model compiled for that batch: predict runs in chunks of its max_batch).
+constexpr int kInferBatch = 1000;
+
+void infer_benchmark(benchmark::State &state, const Net *net, int threads)
+{
+    nn_set_num_threads(threads);
+    Model model = net->make(kInferBatch);
+    std::vector<float> out(size_t(kSamples) * kClasses);
+    auto predict = [&] { return nn_model_predict(model.get(), data().x.data(), kSamples, out.data()); };
+    if (!model || predict() != NN_OK) {  // the untimed first call warms up
+        state.SkipWithError(nn_last_error());
+        return;
+    }
+    for (auto _ : state)
+        if (predict() != NN_OK)
+            state.SkipWithError(nn_last_error());
+    state.counters["images/s"] = benchmark::Counter(
+        kSamples, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // ---- The profile ---------------------------------------------------------------------
 
 double seconds_since(std::chrono::steady_clock::time_point start)
@@ -228,6 +250,12 @@ void register_train_benchmarks(double min_time)
             std::string name = std::string("train/") + net.name + "/batch:" +
                                std::to_string(net.batch) + "/threads:" + std::to_string(threads);
             auto *b = benchmark::RegisterBenchmark(name.c_str(), train_benchmark, &net, threads);
+            b->UseRealTime()->Unit(benchmark::kMillisecond);
+            if (min_time > 0)
+                b->MinTime(min_time);
+            name = std::string("infer/") + net.name + "/batch:" + std::to_string(kInferBatch) +
+                   "/threads:" + std::to_string(threads);
+            b = benchmark::RegisterBenchmark(name.c_str(), infer_benchmark, &net, threads);
             b->UseRealTime()->Unit(benchmark::kMillisecond);
             if (min_time > 0)
                 b->MinTime(min_time);

@@ -33,6 +33,19 @@
  *   64x32x13x13 -> 64 3x3:   forward 3.86 -> 1.92, backward-data 3.30 -> 1.64,
  *                            backward-weights 3.83 -> 2.14
  * MNIST cnn training at 2 threads: 17.5 -> 12.4 s/epoch.
+ *   then im2col/col2im without a library call per row, and a vectorizable bias sum:
+ *   64x1x28x28 -> 32 3x3:    forward 0.69 -> 0.35, backward-weights 0.82 -> 0.52
+ *   64x32x13x13 -> 64 3x3:   forward 3.15 -> 1.58, backward-data 2.92 -> 1.53,
+ *                            backward-weights 2.91 -> 1.58
+ *
+ * Tried and measured slower, so not used: several samples per GEMM (the chunk's column
+ * matrices side by side, [K x S*P], as many as fit half the L2: S = 8 for conv1, 6 for
+ * conv2).  The wider GEMM fills the last 48-column panel better (conv2's P = 121 leaves
+ * it half empty) and packs W once per chunk, but the output block must then be copied
+ * into NCHW (and dy gathered out of it), and the larger B panel leaves L1.  Batch 64,
+ * best of 30, ms at 1 thread, per sample -> chunked: conv1 backward-data 0.45 -> 0.71,
+ * backward-weights 0.88 -> 1.25 (conv1 is store-bound: K = 9); conv2 forward 3.42 ->
+ * 3.54, backward-data 3.18 -> 3.26, backward-weights 3.14 -> 3.53.
  */
 #include <omp.h>
 #include <string.h>
@@ -172,77 +185,108 @@ static void valid_range(int in, int out, int pad, int offset, int stride, int *l
         *hi = *lo;
 }
 
-/* One row of the column matrix (channel ch, kernel tap ki, kj): OH x OW floats. */
-static void im2col_row(const conv_geom *g, const float *x_ch /* [H, W] */, int ki, int kj,
-                       float *row /* [OH, OW] */)
+/* Where one kernel tap (ki, kj) reads inside the input: output rows [oh_lo, oh_hi) and
+ * columns [ow_lo, ow_hi) land in bounds; the rest read padding.  The same for every
+ * channel, so im2col and col2im work it out once per tap. */
+typedef struct tap_window {
+    int oh_lo, oh_hi, ow_lo, ow_hi;
+    ptrdiff_t shift; /* input offset of output (0, 0): (ki*dil_h - pad_h)*W + kj*dil_w - pad_w */
+} tap_window;
+
+static tap_window tap_window_of(const conv_geom *g, int ki, int kj)
 {
     const nn_conv2d_desc *d = &g->d;
-    int oh_lo, oh_hi, ow_lo, ow_hi;
+    tap_window t;
     int off_h = ki * d->dilation_h, off_w = kj * d->dilation_w;
-    valid_range(d->height, g->oh, d->pad_h, off_h, d->stride_h, &oh_lo, &oh_hi);
-    valid_range(d->width, g->ow, d->pad_w, off_w, d->stride_w, &ow_lo, &ow_hi);
-    memset(row, 0, (size_t)oh_lo * (size_t)g->ow * sizeof *row);
-    for (int oh = oh_lo; oh < oh_hi; oh++) {
-        float *r = row + (size_t)oh * (size_t)g->ow;
-        /* input (ih, iw) with iw = ow * stride_w + shift, in bounds for ow in [lo, hi) */
-        ptrdiff_t base = (ptrdiff_t)(oh * d->stride_h - d->pad_h + off_h) * d->width;
-        ptrdiff_t shift = off_w - d->pad_w;
-        memset(r, 0, (size_t)ow_lo * sizeof *r);
-        if (d->stride_w == 1)
-            memcpy(r + ow_lo, x_ch + base + shift + ow_lo, (size_t)(ow_hi - ow_lo) * sizeof *r);
-        else
-            for (int ow = ow_lo; ow < ow_hi; ow++)
-                r[ow] = x_ch[base + shift + (ptrdiff_t)ow * d->stride_w];
-        memset(r + ow_hi, 0, (size_t)(g->ow - ow_hi) * sizeof *r);
+    valid_range(d->height, g->oh, d->pad_h, off_h, d->stride_h, &t.oh_lo, &t.oh_hi);
+    valid_range(d->width, g->ow, d->pad_w, off_w, d->stride_w, &t.ow_lo, &t.ow_hi);
+    t.shift = (ptrdiff_t)(off_h - d->pad_h) * d->width + off_w - d->pad_w;
+    return t;
+}
+
+/* The stretch [lo, hi) of one output row from input row `in` (the tap's columns); the
+ * loops are written out rather than memcpy'd: rows are short (tens of floats), where a
+ * library call costs more than the copy. */
+static void gather_row(float *restrict r, const float *restrict in, int lo, int hi, int stride)
+{
+    if (stride == 1)
+        for (int ow = lo; ow < hi; ow++)
+            r[ow] = in[ow];
+    else
+        for (int ow = lo; ow < hi; ow++)
+            r[ow] = in[(ptrdiff_t)ow * stride];
+}
+
+static void scatter_add_row(float *restrict out, const float *restrict r, int lo, int hi,
+                            int stride)
+{
+    if (stride == 1)
+        for (int ow = lo; ow < hi; ow++)
+            out[ow] += r[ow];
+    else
+        for (int ow = lo; ow < hi; ow++)
+            out[(ptrdiff_t)ow * stride] += r[ow];
+}
+
+/* One row of the column matrix (a channel x_ch [H, W] under tap t): OH x OW floats,
+ * zero where the tap reads padding. */
+static void im2col_row(const conv_geom *g, const tap_window *t, const float *x_ch, float *row)
+{
+    const nn_conv2d_desc *d = &g->d;
+    int ow = g->ow;
+    memset(row, 0, (size_t)t->oh_lo * (size_t)ow * sizeof *row);
+    for (int oh = t->oh_lo; oh < t->oh_hi; oh++) {
+        float *r = row + (size_t)oh * (size_t)ow;
+        const float *in = x_ch + (ptrdiff_t)oh * d->stride_h * d->width + t->shift;
+        for (int i = 0; i < t->ow_lo; i++)
+            r[i] = 0.0f;
+        gather_row(r, in, t->ow_lo, t->ow_hi, d->stride_w);
+        for (int i = t->ow_hi; i < ow; i++)
+            r[i] = 0.0f;
     }
-    memset(row + (size_t)oh_hi * (size_t)g->ow, 0,
-           (size_t)(g->oh - oh_hi) * (size_t)g->ow * sizeof *row);
+    memset(row + (size_t)t->oh_hi * (size_t)ow, 0,
+           (size_t)(g->oh - t->oh_hi) * (size_t)ow * sizeof *row);
 }
 
 /* col [K x P] from one sample x_n [C, H, W]; padding reads as zero. */
 static void im2col(const conv_geom *g, const float *x_n, float *col)
 {
     const nn_conv2d_desc *d = &g->d;
-    float *row = col;
-    for (int ch = 0; ch < d->in_channels; ch++) {
-        const float *x_ch = x_n + (size_t)ch * (size_t)d->height * (size_t)d->width;
-        for (int ki = 0; ki < d->kernel_h; ki++)
-            for (int kj = 0; kj < d->kernel_w; kj++, row += g->P)
-                im2col_row(g, x_ch, ki, kj, row);
-    }
+    size_t plane = (size_t)d->height * (size_t)d->width, taps = (size_t)d->kernel_h * d->kernel_w;
+    for (int ki = 0; ki < d->kernel_h; ki++)
+        for (int kj = 0; kj < d->kernel_w; kj++) {
+            tap_window t = tap_window_of(g, ki, kj);
+            float *row = col + ((size_t)ki * d->kernel_w + kj) * (size_t)g->P;
+            for (int ch = 0; ch < d->in_channels; ch++, row += taps * (size_t)g->P)
+                im2col_row(g, &t, x_n + (size_t)ch * plane, row);
+        }
 }
 
-/* Adds one row of the column matrix back into its input channel (the taps that read
- * padding are dropped). */
-static void col2im_row(const conv_geom *g, const float *row /* [OH, OW] */, int ki, int kj,
-                       float *dx_ch /* [H, W] */)
+/* Adds one row of the column matrix back into its input channel dx_ch [H, W] (the taps
+ * that read padding are dropped). */
+static void col2im_row(const conv_geom *g, const tap_window *t, const float *row, float *dx_ch)
 {
     const nn_conv2d_desc *d = &g->d;
-    int oh_lo, oh_hi, ow_lo, ow_hi;
-    int off_h = ki * d->dilation_h, off_w = kj * d->dilation_w;
-    valid_range(d->height, g->oh, d->pad_h, off_h, d->stride_h, &oh_lo, &oh_hi);
-    valid_range(d->width, g->ow, d->pad_w, off_w, d->stride_w, &ow_lo, &ow_hi);
-    for (int oh = oh_lo; oh < oh_hi; oh++) {
-        const float *r = row + (size_t)oh * (size_t)g->ow;
-        ptrdiff_t base = (ptrdiff_t)(oh * d->stride_h - d->pad_h + off_h) * d->width
-                         + off_w - d->pad_w;
-        for (int ow = ow_lo; ow < ow_hi; ow++)
-            dx_ch[base + (ptrdiff_t)ow * d->stride_w] += r[ow];
-    }
+    for (int oh = t->oh_lo; oh < t->oh_hi; oh++)
+        scatter_add_row(dx_ch + (ptrdiff_t)oh * d->stride_h * d->width + t->shift,
+                        row + (size_t)oh * (size_t)g->ow, t->ow_lo, t->ow_hi, d->stride_w);
 }
 
-/* dx_n [C, H, W] = col2im(col [K x P]): zeroed, then every tap accumulated in order. */
+/* dx_n [C, H, W] = col2im(col [K x P]): zeroed, then the taps accumulated in row-major
+ * order.  Every input value gets its terms in that order, channel by channel or not, so
+ * the loop can take the taps outermost and work out each one's window once. */
 static void col2im(const conv_geom *g, const float *col, float *dx_n)
 {
     const nn_conv2d_desc *d = &g->d;
-    const float *row = col;
+    size_t plane = (size_t)d->height * (size_t)d->width, taps = (size_t)d->kernel_h * d->kernel_w;
     memset(dx_n, 0, g->in_floats * sizeof *dx_n);
-    for (int ch = 0; ch < d->in_channels; ch++) {
-        float *dx_ch = dx_n + (size_t)ch * (size_t)d->height * (size_t)d->width;
-        for (int ki = 0; ki < d->kernel_h; ki++)
-            for (int kj = 0; kj < d->kernel_w; kj++, row += g->P)
-                col2im_row(g, row, ki, kj, dx_ch);
-    }
+    for (int ki = 0; ki < d->kernel_h; ki++)
+        for (int kj = 0; kj < d->kernel_w; kj++) {
+            tap_window t = tap_window_of(g, ki, kj);
+            const float *row = col + ((size_t)ki * d->kernel_w + kj) * (size_t)g->P;
+            for (int ch = 0; ch < d->in_channels; ch++, row += taps * (size_t)g->P)
+                col2im_row(g, &t, row, dx_n + (size_t)ch * plane);
+        }
 }
 
 /* ---- Batch split -------------------------------------------------------------- */
@@ -300,32 +344,17 @@ static nn_status run_groups(const char *fn, const conv_job *j, double flops, flo
 
 /* ---- Forward ------------------------------------------------------------------ */
 
-/* y_n [OC x P] rows start at bias[oc] (GEMM then adds with beta = 1), or are
- * overwritten (beta = 0) without a bias. */
-static void fill_bias(const conv_geom *g, const float *bias, float *y_n)
-{
-    for (int oc = 0; oc < g->d.out_channels; oc++) {
-        float *r = y_n + (size_t)oc * (size_t)g->P;
-        for (int p = 0; p < g->P; p++)
-            r[p] = bias[oc];
-    }
-}
-
-/* The bias is per output channel, a ROW of y_n, while nn_sgemm_ex's epilogue bias is per
- * column; so the rows are filled with the bias and the GEMM adds onto them (beta = 1),
- * and the activation then runs over the sample with nn_vec_activate: the epilogue's own
- * kernels, applied while the sample is still in cache. */
+/* y_n [OC x P] = act(W . col + bias): the bias is per output channel, a row of y_n, and
+ * the GEMM's epilogue adds it and applies the activation on each tile while it is in
+ * cache (before, the rows were filled with the bias for a beta = 1 GEMM and the
+ * activation was a second pass: conv1, with K = 9, is bound by those stores). */
 static nn_status forward_sample(const conv_geom *g, const float *x_n, const float *w,
                                 const float *bias, nn_activation act, float *y_n, float *col)
 {
     im2col(g, x_n, col);
-    if (bias)
-        fill_bias(g, bias, y_n);
-    nn_status status = nn_sgemm(NN_NO_TRANS, NN_NO_TRANS, g->d.out_channels, g->P, g->K, 1.0f,
-                                w, g->K, col, g->P, bias ? 1.0f : 0.0f, y_n, g->P);
-    if (status == NN_OK && act != NN_ACT_NONE)
-        status = nn_vec_activate(act, g->out_floats, y_n);
-    return status;
+    nn_gemm_epilogue epilogue = {.activation = act, .row_bias = bias};
+    return nn_sgemm_ex(NN_NO_TRANS, NN_NO_TRANS, g->d.out_channels, g->P, g->K, 1.0f, w, g->K,
+                       col, g->P, 0.0f, y_n, g->P, &epilogue);
 }
 
 static nn_status forward_run(const conv_job *j, int first, int end, float *col, float *dw_part)
@@ -401,16 +430,32 @@ static nn_status weights_run(const conv_job *j, int first, int end, float *col, 
     return status;
 }
 
-/* db[oc] = sum over n, then over p, of dy: one fixed order, summed in double. */
+/* The sum of r[0 .. n): 16 running lanes (each a plain in-order sum, which the compiler
+ * can keep in vector registers without reassociating anything), then a fixed tree. */
+static float row_sum(const float *r, int n)
+{
+    enum { LANES = 16 };
+    float lane[LANES] = {0};
+    int p = 0;
+    for (; p + LANES <= n; p += LANES)
+        for (int i = 0; i < LANES; i++)
+            lane[i] += r[p + i];
+    float tail = 0.0f;
+    for (; p < n; p++)
+        tail += r[p];
+    for (int width = LANES / 2; width >= 1; width /= 2)
+        for (int i = 0; i < width; i++)
+            lane[i] += lane[i + width];
+    return lane[0] + tail;
+}
+
+/* db[oc] = sum over n, in order and in double, of each sample's row sum of dy. */
 static void bias_gradient(const conv_geom *g, const float *dy, float *dbias)
 {
     for (int oc = 0; oc < g->d.out_channels; oc++) {
         double sum = 0.0;
-        for (int n = 0; n < g->d.batch; n++) {
-            const float *r = dy + (size_t)n * g->out_floats + (size_t)oc * (size_t)g->P;
-            for (int p = 0; p < g->P; p++)
-                sum += r[p];
-        }
+        for (int n = 0; n < g->d.batch; n++)
+            sum += row_sum(dy + (size_t)n * g->out_floats + (size_t)oc * (size_t)g->P, g->P);
         dbias[oc] = (float)sum;
     }
 }

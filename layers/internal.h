@@ -104,6 +104,13 @@ struct nn_layer {
 /* Allocates a zeroed layer with these ops (NULL and a message if out of memory). */
 nn_layer *nn_layer_new(const nn_layer_ops *ops);
 
+/* Runs fn(ctx, first, end) over [0, count) cut into one contiguous range per thread;
+ * `floats` is the work's size, under which (or inside a parallel region) it runs on the
+ * calling thread without entering OpenMP (even an if(0) region allocates a team there).
+ * The items must be independent: the results may not depend on the cut. */
+typedef void (*nn_range_fn)(void *ctx, size_t first, size_t end);
+void nn_parallel_ranges(size_t count, size_t floats, nn_range_fn fn, void *ctx);
+
 /* "layer %d (%s)" prefix for messages. */
 #define NN_LAYER_FMT "layer %d (%s)"
 #define NN_LAYER_ARGS(l) (l)->index, (l)->ops->kind

@@ -71,7 +71,29 @@ static void tanh_backward(float *restrict dx, const float *restrict y,
         dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-/* dx [batch x n] from y, dy [batch x n]; x is not needed. */
+typedef struct backward_job {
+    nn_activation act;
+    float *dx;
+    const float *y, *dy;
+} backward_job;
+
+/* Elements [first, end): each is independent, so any cut gives the same bits. */
+static void backward_range(void *ctx, size_t first, size_t end)
+{
+    const backward_job *j = ctx;
+    float *dx = j->dx + first;
+    const float *y = j->y + first, *dy = j->dy + first;
+    size_t count = end - first;
+    switch (j->act) {
+    case NN_ACT_RELU: relu_backward(dx, y, dy, count); break;
+    case NN_ACT_SIGMOID: sigmoid_backward(dx, y, dy, count); break;
+    case NN_ACT_TANH: tanh_backward(dx, y, dy, count); break;
+    case NN_ACT_NONE: memcpy(dx, dy, count * sizeof *dx); break;
+    }
+}
+
+/* dx [batch x n] from y, dy [batch x n]; x is not needed.  Memory-bound (a convolution's
+ * activations are megabytes), so it runs on every thread. */
 static nn_status activation_backward(nn_layer *l, const float *x, const float *y,
                                      const float *dy, float *dx, int batch)
 {
@@ -79,12 +101,8 @@ static nn_status activation_backward(nn_layer *l, const float *x, const float *y
     if (!dx)
         return NN_OK;
     size_t count = (size_t)batch * sample_size(l);
-    switch (l->cfg.activation.act) {
-    case NN_ACT_RELU: relu_backward(dx, y, dy, count); break;
-    case NN_ACT_SIGMOID: sigmoid_backward(dx, y, dy, count); break;
-    case NN_ACT_TANH: tanh_backward(dx, y, dy, count); break;
-    case NN_ACT_NONE: memcpy(dx, dy, count * sizeof *dx); break;
-    }
+    backward_job job = {l->cfg.activation.act, dx, y, dy};
+    nn_parallel_ranges(count, count, backward_range, &job);
     return NN_OK;
 }
 

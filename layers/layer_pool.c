@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,43 +53,122 @@ static int pool_describe(const nn_layer *l, char *buf, size_t size)
 
 static size_t maxpool_scratch_per_sample(const nn_layer *l) { return nn_shape_size(l->out); }
 
-/* The winner of one window at (oy, ox) of plane x [H, W]: its offset in the plane. */
-static int window_argmax(const float *x, int w, int size, int y0, int x0)
+/* Whether v takes over from the running winner `best` (the rule above): larger, or the
+ * first NaN. */
+static inline int takes_over(float v, float best)
 {
-    int best_at = y0 * w + x0;
-    float best = x[best_at];
+    return (v > best) | ((v != v) & (best == best));
+}
+
+/* t ? v : best through the bits, so that no branch is left to mispredict: winners are
+ * data-dependent, and GCC compiled the plain ?: on floats into jumps (measured: max
+ * pooling cost more than the convolution before it). */
+static inline float take_if(int t, float v, float best)
+{
+    uint32_t a, b, mask = 0u - (uint32_t)t;
+    memcpy(&a, &v, sizeof a);
+    memcpy(&b, &best, sizeof b);
+    a = (a & mask) | (b & ~mask);
+    memcpy(&v, &a, sizeof v);
+    return v;
+}
+
+/* The winner of one window with top-left corner x0 in plane x [H, W] (row length w): its
+ * offset in the plane, without branches (take_if). */
+static int window_argmax(const float *x, int w, int size, int x0)
+{
+    int best_at = x0;
+    float best = x[x0];
     for (int i = 0; i < size; i++)
         for (int j = 0; j < size; j++) {
-            int at = (y0 + i) * w + x0 + j;
-            if (!(x[at] <= best) && best == best) { /* larger, or the first NaN */
-                best = x[at];
-                best_at = at;
-            }
+            int at = x0 + i * w + j;
+            float v = x[at];
+            int take = takes_over(v, best);
+            best = take_if(take, v, best);
+            best_at = take ? at : best_at;
         }
     return best_at;
+}
+
+/* One output row of 2 x 2 windows at stride 2, the common case: input rows top and
+ * bottom (w floats apart, top starting at plane offset first_at), y[ox] and its
+ * winner's plane offset. */
+static void maxpool_row_2x2(const float *restrict top, const float *restrict bottom, int w,
+                            int first_at, int ow, float *restrict y, float *restrict winner)
+{
+    for (size_t ox = 0; ox < (size_t)ow; ox++) {
+        float a = top[2 * ox], b = top[2 * ox + 1], c = bottom[2 * ox], d = bottom[2 * ox + 1];
+        float best = a;
+        int off = 0, t = takes_over(b, best);
+        best = take_if(t, b, best), off = t ? 1 : off;
+        t = takes_over(c, best);
+        best = take_if(t, c, best), off = t ? w : off;
+        t = takes_over(d, best);
+        best = take_if(t, d, best), off = t ? w + 1 : off;
+        y[ox] = best;
+        winner[ox] = (float)(first_at + 2 * (int)ox + off);
+    }
+}
+
+typedef struct pool_job {
+    nn_layer *l;
+    const float *x, *dy;
+    float *y, *dx;
+} pool_job;
+
+/* Samples [first, end): y = window maxima of x, scratch = their offsets. */
+static void maxpool_forward_samples(void *ctx, size_t first, size_t end)
+{
+    const pool_job *j = ctx;
+    const nn_layer *l = j->l;
+    int c = l->in.dims[0], h = l->in.dims[1], w = l->in.dims[2];
+    int oh = l->out.dims[1], ow = l->out.dims[2];
+    int size = l->cfg.pool.size, stride = l->cfg.pool.stride;
+    size_t in_n = nn_shape_size(l->in), out_n = nn_shape_size(l->out);
+    for (size_t n = first; n < end; n++)
+        for (int ch = 0; ch < c; ch++) {
+            size_t plane = (size_t)ch * (size_t)h * (size_t)w;
+            const float *xp = j->x + n * in_n + plane;
+            size_t o = n * out_n + (size_t)ch * (size_t)oh * (size_t)ow;
+            if (size == 2 && stride == 2) {
+                for (int oy = 0; oy < oh; oy++, o += (size_t)ow) {
+                    const float *top = xp + (size_t)(2 * oy) * (size_t)w;
+                    maxpool_row_2x2(top, top + w, w, (int)plane + 2 * oy * w, ow, j->y + o,
+                                    l->scratch + o);
+                }
+                continue;
+            }
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++, o++) {
+                    int at = window_argmax(xp, w, size, oy * stride * w + ox * stride);
+                    j->y[o] = xp[at];
+                    l->scratch[o] = (float)(plane + (size_t)at);
+                }
+        }
 }
 
 /* y [batch, C, OH, OW] = window maxima of x [batch, C, H, W]; scratch = their offsets. */
 static nn_status maxpool_forward(nn_layer *l, const float *x, float *y, int batch, int training)
 {
     (void)training;
-    int c = l->in.dims[0], h = l->in.dims[1], w = l->in.dims[2];
-    int oh = l->out.dims[1], ow = l->out.dims[2];
-    int size = l->cfg.pool.size, stride = l->cfg.pool.stride;
-    size_t in_n = nn_shape_size(l->in), out_n = nn_shape_size(l->out);
-    for (int n = 0; n < batch; n++)
-        for (int ch = 0; ch < c; ch++) {
-            size_t plane = (size_t)ch * (size_t)h * (size_t)w;
-            const float *xp = x + (size_t)n * in_n + plane;
-            size_t o = (size_t)n * out_n + (size_t)ch * (size_t)oh * (size_t)ow;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++, o++) {
-                    int at = window_argmax(xp, w, size, oy * stride, ox * stride);
-                    y[o] = xp[at];
-                    l->scratch[o] = (float)(plane + (size_t)at);
-                }
-        }
+    pool_job job = {.l = l, .x = x, .y = y};
+    nn_parallel_ranges((size_t)batch, (size_t)batch * nn_shape_size(l->in),
+                       maxpool_forward_samples, &job);
     return NN_OK;
+}
+
+/* Samples [first, end): dx = 0, then each dy added at its winner. */
+static void maxpool_backward_samples(void *ctx, size_t first, size_t end)
+{
+    const pool_job *j = ctx;
+    size_t in_n = nn_shape_size(j->l->in), out_n = nn_shape_size(j->l->out);
+    memset(j->dx + first * in_n, 0, (end - first) * in_n * sizeof *j->dx);
+    for (size_t n = first; n < end; n++) {
+        float *dxn = j->dx + n * in_n;
+        const float *dyn = j->dy + n * out_n, *at = j->l->scratch + n * out_n;
+        for (size_t o = 0; o < out_n; o++)
+            dxn[(size_t)at[o]] += dyn[o];
+    }
 }
 
 /* dx [batch, C, H, W] = 0, then each dy [batch, C, OH, OW] added at its winner. */
@@ -98,14 +178,9 @@ static nn_status maxpool_backward(nn_layer *l, const float *x, const float *y, c
     (void)x, (void)y;
     if (!dx)
         return NN_OK;
-    size_t in_n = nn_shape_size(l->in), out_n = nn_shape_size(l->out);
-    memset(dx, 0, (size_t)batch * in_n * sizeof *dx);
-    for (int n = 0; n < batch; n++) {
-        float *dxn = dx + (size_t)n * in_n;
-        const float *dyn = dy + (size_t)n * out_n, *at = l->scratch + (size_t)n * out_n;
-        for (size_t o = 0; o < out_n; o++)
-            dxn[(size_t)at[o]] += dyn[o];
-    }
+    pool_job job = {.l = l, .dy = dy, .dx = dx};
+    nn_parallel_ranges((size_t)batch, (size_t)batch * nn_shape_size(l->in),
+                       maxpool_backward_samples, &job);
     return NN_OK;
 }
 

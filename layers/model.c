@@ -186,11 +186,14 @@ static nn_activation activation_of(const nn_layer *l)
     return NN_ACT_NONE;
 }
 
-/* 1 if layer i is an activation that compile folds into the Dense layer before it. */
+/* 1 if layer i is an activation that compile folds into the Dense or Conv2D layer
+ * before it (both apply it in their GEMM's epilogue kernels). */
 static int fusable(const nn_model *m, int i)
 {
-    return i > 0 && strcmp(m->layers[i - 1]->ops->kind, "dense") == 0 &&
-           activation_of(m->layers[i]) != NN_ACT_NONE;
+    if (i == 0 || activation_of(m->layers[i]) == NN_ACT_NONE)
+        return 0;
+    const char *kind = m->layers[i - 1]->ops->kind;
+    return strcmp(kind, "dense") == 0 || strcmp(kind, "conv2d") == 0;
 }
 
 static void fuse_layers(nn_model *m)

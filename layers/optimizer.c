@@ -64,25 +64,25 @@ nn_optimizer nn_adamw(float lr, float weight_decay)
 
 /* ---- Schedules --------------------------------------------------------------------- */
 
-/* step:   lr gamma^floor(epoch / step_epochs)
+/* step:   lr gamma^floor(floor(epoch) / step_epochs)
  * cosine: min_lr + (lr - min_lr) (1 + cos(pi min(epoch, epochs) / epochs)) / 2
  * A schedule that nn_optimizer_check would reject gives lr unchanged. */
-float nn_schedule_lr(const nn_schedule *s, float lr, int epoch)
+float nn_schedule_lr(const nn_schedule *s, float lr, double epoch)
 {
     if (!s)
         return lr;
-    if (epoch < 0)
+    if (!(epoch > 0))
         epoch = 0;
     switch (s->kind) {
     case NN_SCHEDULE_STEP:
         if (s->step_epochs < 1)
             return lr;
-        return (float)((double)lr * pow((double)s->gamma, (double)(epoch / s->step_epochs)));
+        return (float)((double)lr * pow((double)s->gamma, floor(floor(epoch) / s->step_epochs)));
     case NN_SCHEDULE_COSINE: {
         if (s->epochs < 1)
             return lr;
-        int e = epoch < s->epochs ? epoch : s->epochs;
-        double c = (1.0 + cos(NN_PI * (double)e / (double)s->epochs)) / 2.0;
+        double e = epoch < s->epochs ? epoch : s->epochs;
+        double c = (1.0 + cos(NN_PI * e / (double)s->epochs)) / 2.0;
         return (float)((double)s->min_lr + ((double)lr - (double)s->min_lr) * c);
     }
     case NN_SCHEDULE_CONSTANT:

@@ -8,7 +8,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -159,36 +158,34 @@ static nn_targets targets_of(const nn_dataset *d, int first)
     };
 }
 
-/* Copies rows order[0..n) of d into the contiguous batch buffers. */
-/* Copies rows in parallel once a batch is this many floats: random rows of a large
- * training set are memory-latency bound, ~5% of a 2-thread MNIST step on one thread. */
-enum { PARALLEL_GATHER_FLOATS = 1 << 14 };
+/* The rows of one gather: random rows of a large training set are memory-latency
+ * bound, ~5% of a 2-thread MNIST step when copied on one thread. */
+typedef struct gather_job {
+    struct nn_model_buffers *b;
+    const nn_dataset *d;
+    const int *order;
+} gather_job;
 
-static void gather_row(struct nn_model_buffers *b, const nn_dataset *d, int r, size_t row)
+static void gather_rows(void *ctx, size_t first, size_t end)
 {
-    size_t in = b->in_size, width = b->out_size;
-    memcpy(b->batch_x + r * in, d->x + row * in, in * sizeof(float));
-    if (d->labels)
-        b->batch_labels[r] = d->labels[row];
-    else
-        memcpy(b->batch_y + r * width, d->y + row * width, width * sizeof(float));
+    const gather_job *j = ctx;
+    size_t in = j->b->in_size, width = j->b->out_size;
+    for (size_t r = first; r < end; r++) {
+        size_t row = (size_t)j->order[r];
+        memcpy(j->b->batch_x + r * in, j->d->x + row * in, in * sizeof(float));
+        if (j->d->labels)
+            j->b->batch_labels[r] = j->d->labels[row];
+        else
+            memcpy(j->b->batch_y + r * width, j->d->y + row * width, width * sizeof(float));
+    }
 }
 
-/* The batch's rows order[0..n) into the contiguous batch buffers.  One thread never
- * enters the OpenMP runtime (even an if(0) region allocates a team there). */
+/* The batch's rows order[0..n) into the contiguous batch buffers. */
 static nn_targets gather(nn_model *m, const nn_dataset *d, const int *order, int n)
 {
     struct nn_model_buffers *b = m->buffers;
-    int threads = (size_t)n * b->in_size < PARALLEL_GATHER_FLOATS || omp_in_parallel()
-                      ? 1 : nn_get_num_threads();
-    if (threads == 1) {
-        for (int r = 0; r < n; r++)
-            gather_row(b, d, r, (size_t)order[r]);
-    } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int r = 0; r < n; r++)
-            gather_row(b, d, r, (size_t)order[r]);
-    }
+    gather_job job = {b, d, order};
+    nn_parallel_ranges((size_t)n, (size_t)n * b->in_size, gather_rows, &job);
     return (nn_targets){.labels = d->labels ? b->batch_labels : NULL,
                         .y = d->labels ? NULL : b->batch_y};
 }
@@ -344,7 +341,6 @@ static nn_status train_epoch(nn_model *m, const nn_dataset *train, const nn_fit_
 {
     struct nn_model_buffers *b = m->buffers;
     int batches = (train->count + o->batch - 1) / o->batch;
-    float lr = nn_schedule_lr(&m->optimizer.schedule, m->optimizer.lr, epoch);
     shuffle(order, train->count, o->seed + (uint64_t)epoch);
     memset(b->confusion, 0, b->out_size * b->out_size * sizeof(int64_t));
     double sum = 0;
@@ -354,6 +350,8 @@ static nn_status train_epoch(nn_model *m, const nn_dataset *train, const nn_fit_
         int n = train->count - first < o->batch ? train->count - first : o->batch;
         nn_targets t = gather(m, train, order + first, n);
         double loss = 0;
+        float lr = nn_schedule_lr(&m->optimizer.schedule, m->optimizer.lr,
+                                  epoch + (double)k / batches);
         nn_status st = train_step(m, t, n, lr, &loss);
         if (st == NN_ERR_NUMERIC && !isfinite(loss))
             return numeric_failure(loss, epoch, o->epochs, k, batches);

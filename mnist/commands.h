@@ -10,6 +10,7 @@
 extern const command cmd_train;   /* cmd_train.c */
 extern const command cmd_eval;    /* cmd_eval.c */
 extern const command cmd_predict; /* cmd_predict.c */
+extern const command cmd_compare; /* cmd_compare.c */
 extern const command cmd_draw;    /* cmd_draw.c */
 
 #endif /* NN_MNIST_COMMANDS_H */

@@ -6,6 +6,7 @@
  *   mnist train   [options]          (cmd_train.c)
  *   mnist eval    MODEL [options]    (cmd_eval.c)
  *   mnist predict MODEL IMAGE...     (cmd_predict.c)
+ *   mnist compare [options]          (cmd_compare.c)
  *   mnist draw    [options]          (cmd_draw.c)
  */
 #define _GNU_SOURCE /* getopt_long */
@@ -31,7 +32,7 @@ static const command cmd_fetch = {
 };
 
 static const command *const commands[] = {&cmd_fetch, &cmd_train, &cmd_eval, &cmd_predict,
-                                         &cmd_draw};
+                                          &cmd_compare, &cmd_draw};
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)

@@ -54,42 +54,70 @@ static void put_terminal(FILE *f, const char *path)
               "}\n", f);
 }
 
-/* $data: epoch, train loss, train accuracy %, val loss, val accuracy % (NaN: none). */
-static void put_data(FILE *f, const train_record *r)
+/* $data<i>: epoch, train loss, train accuracy %, val loss, val accuracy % (NaN: none). */
+static void put_data(FILE *f, const train_record *r, int i)
 {
-    fputs("$data << EOD\n", f);
+    fprintf(f, "$data%d << EOD\n", i);
     for (int e = 0; e < r->done; e++)
         fprintf(f, "%d %.6g %.6g %.6g %.6g\n", e + 1, (double)r->train_loss[e],
                 100.0 * r->train_accuracy[e], (double)r->val_loss[e], 100.0 * r->val_accuracy[e]);
     fputs("EOD\n", f);
 }
 
-static void put_panel(FILE *f, const train_record *r, const char *title, const char *ylabel,
-                      int train_col, int val_col, const char *key)
+/* One panel: per run, training (solid) and validation (dashed) in the run's colour; a
+ * single run is told apart by colour instead (blue training, red validation). */
+static void put_panel(FILE *f, const train_record *const runs[], int n, const char *title,
+                      const char *ylabel, int train_col, int val_col, const char *key)
 {
-    fprintf(f, "set title '%s'\nset ylabel '%s'\nset key %s\n", title, ylabel, key);
-    fprintf(f, "plot $data using 1:%d with linespoints pt 7 ps 0.6 lw 2 lc rgb '#1f77b4' "
-               "title 'training'", train_col);
-    if (r->val_count > 0)
-        fprintf(f, ", '' using 1:%d with linespoints pt 5 ps 0.6 lw 2 lc rgb '#d62728' "
-                   "title 'validation'", val_col);
+    static const char *const colour[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+    fprintf(f, "set title '%s'\nset ylabel '%s'\nset key %s\nplot ", title, ylabel, key);
+    for (int i = 0; i < n; i++) {
+        const char *name = n > 1 ? runs[i]->model : "";
+        const char *train_colour = colour[i % 4], *val_colour = n > 1 ? train_colour : colour[1];
+        fprintf(f, "%s$data%d using 1:%d with linespoints pt 7 ps 0.6 lw 2 lc rgb '%s' "
+                   "title '%s%straining'", i ? ", " : "", i, train_col, train_colour, name,
+                n > 1 ? " " : "");
+        if (runs[i]->val_count > 0)
+            fprintf(f, ", $data%d using 1:%d with linespoints pt 5 ps 0.6 lw 2 dt %d lc rgb "
+                       "'%s' title '%s%svalidation'", i, val_col, n > 1 ? 2 : 1, val_colour,
+                    name, n > 1 ? " " : "");
+    }
     fputc('\n', f);
 }
 
-static void put_script(FILE *f, const train_record *r, const char *path, const char *tmp)
+static void put_title(FILE *f, const train_record *const runs[], int n)
+{
+    const train_record *r = runs[0];
+    if (n == 1) {
+        fprintf(f, "set multiplot layout 1,2 title '%s on %s: batch %d, %s lr %g, %d of %d "
+                   "epochs'\n", r->model, r->dataset, r->batch, r->optimizer, (double)r->lr,
+                r->done, r->epochs);
+        return;
+    }
+    fputs("set multiplot layout 1,2 title '", f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%s (%d epochs)", i ? " vs " : "", runs[i]->model, runs[i]->done);
+    fprintf(f, " on %s'\n", r->dataset);
+}
+
+static void put_script(FILE *f, const train_record *const runs[], int n, const char *path,
+                       const char *tmp)
 {
     put_terminal(f, path);
     fputs("set output ", f);
     put_quoted(f, tmp);
     fputc('\n', f);
-    put_data(f, r);
-    fprintf(f, "set multiplot layout 1,2 title '%s on %s: batch %d, %s lr %g, %d of %d epochs'\n",
-            r->model, r->dataset, r->batch, r->optimizer, (double)r->lr, r->done, r->epochs);
+    int most = 0;
+    for (int i = 0; i < n; i++) {
+        put_data(f, runs[i], i);
+        most = runs[i]->done > most ? runs[i]->done : most;
+    }
+    put_title(f, runs, n);
     fputs("set grid\nset xlabel 'epoch'\nset xrange [0.5:*]\n", f);
     /* A tic per epoch while the labels fit side by side (half-panel width), then every 5. */
-    fprintf(f, "set xtics %d\n", r->done <= 20 ? 1 : 5);
-    put_panel(f, r, "Cost (cross-entropy)", "loss", 2, 4, "top right");
-    put_panel(f, r, "Accuracy", "accuracy (%)", 3, 5, "bottom right");
+    fprintf(f, "set xtics %d\n", most <= 20 ? 1 : 5);
+    put_panel(f, runs, n, "Cost (cross-entropy)", "loss", 2, 4, "top right");
+    put_panel(f, runs, n, "Accuracy", "accuracy (%)", 3, 5, "bottom right");
     fputs("unset multiplot\nset output\n", f);
 }
 
@@ -128,12 +156,12 @@ static int spawn_gnuplot(pid_t *pid, FILE **in)
 }
 
 /* Writes the script, closes the pipe and waits for gnuplot; EXIT_OK if it succeeded. */
-static int feed_gnuplot(pid_t pid, FILE *in, const train_record *r, const char *path,
-                        const char *tmp)
+static int feed_gnuplot(pid_t pid, FILE *in, const train_record *const runs[], int n,
+                        const char *path, const char *tmp)
 {
     struct sigaction ignore = {.sa_handler = SIG_IGN}, old;
     sigaction(SIGPIPE, &ignore, &old); /* a gnuplot that dies early is an error, not a kill */
-    put_script(in, r, path, tmp);
+    put_script(in, runs, n, path, tmp);
     int failed = ferror(in);
     failed |= fclose(in) != 0;
     sigaction(SIGPIPE, &old, NULL);
@@ -148,7 +176,7 @@ static int feed_gnuplot(pid_t pid, FILE *in, const train_record *r, const char *
     return EXIT_OK;
 }
 
-int plot_history(const train_record *r, const char *path)
+int plot_histories(const train_record *const runs[], int n, const char *path)
 {
     char tmp[MNIST_PATH_MAX + 32];
     if (cli_temp_name(path, tmp, sizeof tmp) != EXIT_OK)
@@ -157,7 +185,7 @@ int plot_history(const train_record *r, const char *path)
     FILE *in;
     int rc = spawn_gnuplot(&pid, &in);
     if (rc == EXIT_OK)
-        rc = feed_gnuplot(pid, in, r, path, tmp);
+        rc = feed_gnuplot(pid, in, runs, n, path, tmp);
     struct stat sb;
     if (rc == EXIT_OK && (stat(tmp, &sb) != 0 || sb.st_size == 0))
         rc = cli_error("--plot: gnuplot wrote nothing to %s", path);
@@ -169,4 +197,10 @@ int plot_history(const train_record *r, const char *path)
     if (rc != EXIT_OK)
         unlink(tmp);
     return rc;
+}
+
+int plot_history(const train_record *r, const char *path)
+{
+    const train_record *runs[1] = {r};
+    return plot_histories(runs, 1, path);
 }

@@ -20,4 +20,8 @@ int plot_check_path(const char *path, const char **why);
  * apt-get install gnuplot-nox" when it is missing). */
 int plot_history(const train_record *r, const char *path);
 
+/* The same panels for n runs side by side (`mnist compare`): per run its colour, training
+ * solid and validation dashed, named by the run's model. */
+int plot_histories(const train_record *const runs[], int n, const char *path);
+
 #endif /* NN_MNIST_PLOT_H */

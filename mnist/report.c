@@ -98,6 +98,7 @@ int report_train_json(FILE *out, const train_record *r)
     cJSON_AddNumberToObject(j, "epochs", r->done);
     cJSON_AddNumberToObject(j, "batch", r->batch);
     cJSON_AddStringToObject(j, "optimizer", r->optimizer);
+    cJSON_AddStringToObject(j, "schedule", r->schedule);
     cJSON_AddItemToObject(j, "lr", number(r->lr));
     cJSON_AddNumberToObject(j, "threads", r->threads);
     cJSON_AddStringToObject(j, "isa", r->isa);
@@ -113,6 +114,73 @@ int report_train_json(FILE *out, const train_record *r)
     cJSON_AddItemToObject(j, "test_loss", number(r->test_loss));
     cJSON_AddItemToObject(j, "test_accuracy", number(r->test_accuracy));
     return print_json(out, j);
+}
+
+/* j[key] as a number (null reads as NaN); 0, or -1 when absent or of another type. */
+static int read_number(const cJSON *j, const char *key, double *v)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (cJSON_IsNull(item))
+        return *v = NAN, 0;
+    if (!cJSON_IsNumber(item))
+        return -1;
+    *v = item->valuedouble;
+    return 0;
+}
+
+static int read_int(const cJSON *j, const char *key, int min, int *v)
+{
+    double d;
+    if (read_number(j, key, &d) != 0 || !(d >= min && d <= 1e9) || d != floor(d))
+        return -1;
+    *v = (int)d;
+    return 0;
+}
+
+/* j[key]: an array of exactly n numbers (or nulls) into v. */
+static int read_array(const cJSON *j, const char *key, float *v, int n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n)
+        return -1;
+    const cJSON *item;
+    int i = 0;
+    cJSON_ArrayForEach(item, a) {
+        if (!cJSON_IsNumber(item) && !cJSON_IsNull(item))
+            return -1;
+        v[i++] = cJSON_IsNull(item) ? NAN : (float)item->valuedouble;
+    }
+    return 0;
+}
+
+static int read_record(const cJSON *j, train_record *r)
+{
+    double lr, test_loss, test_accuracy;
+    if (read_int(j, "epochs", 1, &r->epochs) || read_int(j, "batch", 1, &r->batch) ||
+        read_int(j, "threads", 1, &r->threads) || read_int(j, "train_count", 0, &r->train_count) ||
+        read_int(j, "val_count", 0, &r->val_count) || read_int(j, "test_count", 0, &r->test_count) ||
+        read_number(j, "lr", &lr) || read_number(j, "test_loss", &test_loss) ||
+        read_number(j, "test_accuracy", &test_accuracy) || train_record_alloc(r) != 0)
+        return -1;
+    r->lr = (float)lr;
+    r->done = r->epochs;
+    r->test_loss = (float)test_loss;
+    r->test_accuracy = (float)test_accuracy;
+    float *arrays[] = {r->seconds, r->train_loss, r->train_accuracy, r->val_loss, r->val_accuracy};
+    const char *keys[] = {"epoch_seconds", "train_loss", "train_accuracy", "val_loss",
+                          "val_accuracy"};
+    for (int i = 0; i < 5; i++)
+        if (read_array(j, keys[i], arrays[i], r->epochs) != 0)
+            return -1;
+    return 0;
+}
+
+int report_read_train_json(const char *text, train_record *r)
+{
+    cJSON *j = cJSON_Parse(text);
+    int rc = cJSON_IsObject(j) ? read_record(j, r) : -1;
+    cJSON_Delete(j);
+    return rc;
 }
 
 /* ---- Evaluation ------------------------------------------------------------------------ */
@@ -209,6 +277,79 @@ int report_eval_json(FILE *out, const char *model, const char *dataset, const nn
         cJSON_AddItemToObject(j, "f1", number(e->metric[NN_METRIC_F1]));
         cJSON_AddItemToObject(j, "per_class", per_class(e));
         cJSON_AddItemToObject(j, "confusion", confusion(e));
+    }
+    return print_json(out, j);
+}
+
+/* ---- Comparison ------------------------------------------------------------------------ */
+
+static const char *const split_names[3] = {"train", "val", "test"};
+
+/* One table line: a label, then per network the value (or "n/a" for NaN) in format. */
+static void compare_line(FILE *out, const char *label, const compare_row *rows, int n,
+                         double (*value)(const compare_row *, int), int k, const char *format)
+{
+    fprintf(out, "%-20s", label);
+    for (int i = 0; i < n; i++) {
+        double v = value(&rows[i], k);
+        char cell[32];
+        if (isfinite(v))
+            snprintf(cell, sizeof cell, format, v);
+        else
+            snprintf(cell, sizeof cell, "n/a");
+        fprintf(out, " %14s", cell);
+    }
+    fputc('\n', out);
+}
+
+static double row_params(const compare_row *r, int k) { return (void)k, (double)r->params; }
+static double row_epochs(const compare_row *r, int k) { return (void)k, r->epochs ? r->epochs : NAN; }
+static double row_seconds(const compare_row *r, int k) { return (void)k, r->seconds_per_epoch; }
+static double row_rate(const compare_row *r, int k) { return (void)k, r->images_per_second; }
+static double row_loss(const compare_row *r, int k) { return r->loss[k]; }
+static double row_accuracy(const compare_row *r, int k) { return 100.0 * r->accuracy[k]; }
+
+void report_compare_text(FILE *out, const char *dataset, const compare_row *rows, int n)
+{
+    fprintf(out, "\n%-20s", dataset);
+    for (int i = 0; i < n; i++)
+        fprintf(out, " %14s", rows[i].model);
+    fputc('\n', out);
+    compare_line(out, "parameters", rows, n, row_params, 0, "%.0f");
+    compare_line(out, "epochs", rows, n, row_epochs, 0, "%.0f");
+    compare_line(out, "seconds per epoch", rows, n, row_seconds, 0, "%.2f");
+    compare_line(out, "images/s", rows, n, row_rate, 0, "%.0f");
+    for (int k = 0; k < 3; k++) {
+        char label[32];
+        snprintf(label, sizeof label, "%s loss", split_names[k]);
+        compare_line(out, label, rows, n, row_loss, k, "%.4f");
+        snprintf(label, sizeof label, "%s accuracy", split_names[k]);
+        compare_line(out, label, rows, n, row_accuracy, k, "%.2f%%");
+    }
+    fflush(out);
+}
+
+int report_compare_json(FILE *out, const char *dataset, const compare_row *rows, int n)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "dataset", dataset);
+    cJSON *models = cJSON_AddArrayToObject(j, "models");
+    for (int i = 0; models && i < n; i++) {
+        const compare_row *r = &rows[i];
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddItemToArray(models, m);
+        cJSON_AddStringToObject(m, "model", r->model);
+        cJSON_AddStringToObject(m, "path", r->path);
+        cJSON_AddNumberToObject(m, "parameters", (double)r->params);
+        cJSON_AddItemToObject(m, "epochs", number(row_epochs(r, 0)));
+        cJSON_AddItemToObject(m, "seconds_per_epoch", number(r->seconds_per_epoch));
+        cJSON_AddItemToObject(m, "images_per_second", number(r->images_per_second));
+        for (int k = 0; k < 3; k++) {
+            cJSON *split = cJSON_CreateObject();
+            cJSON_AddItemToObject(m, split_names[k], split);
+            cJSON_AddItemToObject(split, "loss", number(r->loss[k]));
+            cJSON_AddItemToObject(split, "accuracy", number(r->accuracy[k]));
+        }
     }
     return print_json(out, j);
 }

@@ -154,7 +154,7 @@ static problem problem_make(nn_trans ta, nn_trans tb, int M, int N, int K, float
     p.bias = xmalloc((size_t)N * sizeof(float));
     for (int j = 0; j < N; j++)
         p.bias[j] = 2.0f * uniform();
-    p.ep = (nn_gemm_epilogue){with_bias ? p.bias : NULL, act};
+    p.ep = (nn_gemm_epilogue){.bias = with_bias ? p.bias : NULL, .activation = act};
 
     p.want = xmalloc((size_t)M * N * sizeof(double));
     p.tol = xmalloc((size_t)M * N * sizeof(double));
@@ -357,7 +357,7 @@ static int first_difference(int n, const float *x, nn_activation act, float alph
 {
     enum { MAX_N = 128 };
     float one = 1.0f, fused[MAX_N], separate[MAX_N];
-    nn_gemm_epilogue ep = {NULL, act};
+    nn_gemm_epilogue ep = {.activation = act};
     memcpy(fused, x, (size_t)n * sizeof(float));
     memcpy(separate, x, (size_t)n * sizeof(float));
     if (nn_sgemm_ex(NN_NO_TRANS, NN_NO_TRANS, 1, n, 1, alpha, &one, 1, x, n, beta, fused, n,

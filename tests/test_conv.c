@@ -132,7 +132,7 @@ static nn_conv2d_desc random_desc(test_rng *rng) {
                      dils[] = {1, 2}, sizes[] = {1, 3, 5, 6, 7, 9, 11, 13};
     for (;;) {
         nn_conv2d_desc d = {
-            .batch = 1 + (int)(test_rng_next(rng) % 3),
+            .batch = 1 + (int)(test_rng_next(rng) % 20), /* groups of up to 3 samples */
             .in_channels = 1 + (int)(test_rng_next(rng) % 4),
             .out_channels = 1 + (int)(test_rng_next(rng) % 4),
             .height = pick(rng, sizes, 8), .width = pick(rng, sizes, 8),

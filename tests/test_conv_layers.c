@@ -253,6 +253,43 @@ Test(maxpool2d, nan_propagates_and_ties_go_to_the_first)
     nn_layer_free(mp);
 }
 
+/* The general window loop (any size) keeps the same rules as the 2 x 2 fast path. */
+Test(maxpool2d, nan_and_ties_in_the_general_window_loop)
+{
+    nn_layer *mp = nn_maxpool2d(3, 3);
+    float x[9] = {1, 7, 7, 2, NAN, 7, 0, 0, 9}, y[1], scratch[1], dy[1] = {1}, dx[9];
+    mp->scratch = scratch;
+    cr_assert(mp->ops->infer(mp, nn_shape_3d(1, 3, 3)) == NN_OK);
+    cr_assert(mp->ops->forward(mp, x, y, 1, 1) == NN_OK);
+    cr_assert(isnan(y[0]), "a NaN in the window must reach the output, got %g", y[0]);
+    x[4] = 3;
+    x[8] = 7;
+    cr_assert(mp->ops->forward(mp, x, y, 1, 1) == NN_OK);
+    cr_assert(mp->ops->backward(mp, x, y, dy, dx, 1) == NN_OK);
+    cr_assert_eq(y[0], 7.0f);
+    for (int i = 0; i < 9; i++)
+        cr_assert_eq(dx[i], i == 1 ? 1.0f : 0.0f, "dx[%d] = %g: the first 7 wins", i, dx[i]);
+    nn_layer_free(mp);
+}
+
+/* compile fuses a ReLU into the convolution before it: the same bits as the two layers. */
+Test(conv2d, fused_relu_gives_the_bits_of_the_two_layers)
+{
+    rig g;
+    rig_build(&g, nn_conv2d(5, 3, 1, 1, NN_INIT_HE_NORMAL), nn_shape_3d(3, 9, 8), 11, 0);
+    nn_layer *relu = nn_relu();
+    cr_assert(relu->ops->infer(relu, g.layer->out) == NN_OK);
+    float *apart = zalloc(g.out_size);
+    cr_assert(g.layer->ops->forward(g.layer, g.x, apart, BATCH, 1) == NN_OK);
+    cr_assert(relu->ops->forward(relu, apart, apart, BATCH, 1) == NN_OK);
+    g.layer->fused = NN_ACT_RELU;
+    cr_assert(g.layer->ops->forward(g.layer, g.x, g.y, BATCH, 1) == NN_OK);
+    cr_assert(memcmp(apart, g.y, g.out_size * sizeof(float)) == 0);
+    free(apart);
+    nn_layer_free(relu);
+    rig_free(&g);
+}
+
 /* ---- Through a model --------------------------------------------------------------------- */
 
 static void add_ok(nn_model *m, nn_layer *l)

@@ -1,5 +1,6 @@
 /*
- * test_epilogue.c — nn_sgemm_ex with a fused bias + activation, and nn_vec_activate.
+ * test_epilogue.c — nn_sgemm_ex with fused biases (per column, per row) + activation,
+ * and nn_vec_activate.
  *
  * Tolerances: an epilogue result may differ from act(reference + bias) by the GEMM bound
  * of gemm_reference.h (every activation here is 1-Lipschitz) plus ACT_TOL * max(1, |want|)
@@ -61,24 +62,29 @@ static void verify_epilogue(const gemm_case *gc, const float *c, const nn_gemm_e
     for (int i = 0; i < s->M; i++)
         for (int j = 0; j < s->N; j++) {
             size_t at = (size_t)i * (size_t)s->N + j;
-            double pre = gc->ref[at] + (ep->bias ? ep->bias[j] : 0.0);
+            double pre = gc->ref[at] + (ep->bias ? ep->bias[j] : 0.0) +
+                         (ep->row_bias ? ep->row_bias[i] : 0.0);
             double want = act_ref(ep->activation, pre);
             double got = c[(size_t)i * (size_t)gc->c0.ld + j];
             double tol = gc->bound[at] + act_tolerance(want);
             if (!(fabs(got - want) <= tol))
-                cr_assert_fail("%s act=%s bias=%s: C[%d][%d] = %.9g, want %.9g (tolerance %.3g)",
-                               gemm_case_label(gc, isa, threads), act_names[ep->activation],
-                               ep->bias ? "yes" : "no", i, j, got, want, tol);
+                cr_assert_fail("%s act=%s bias=%s row_bias=%s: C[%d][%d] = %.9g, want %.9g "
+                               "(tolerance %.3g)", gemm_case_label(gc, isa, threads),
+                               act_names[ep->activation], ep->bias ? "yes" : "no",
+                               ep->row_bias ? "yes" : "no", i, j, got, want, tol);
         }
     gemm_case_verify_padding(gc, c, isa, threads);
 }
 
-/* Every activation, with and without bias, on 1 and 3 threads. */
-static void check_epilogues(const gemm_case *gc, nn_isa isa, const float *bias) {
+/* Every activation, with each of the biases or none (bit 0: per column, bit 1: per
+ * row), on 1 and 3 threads. */
+static void check_epilogues(const gemm_case *gc, nn_isa isa, const float *bias,
+                            const float *row_bias) {
     for (int act = 0; act < N_ACTS; act++)
-        for (int use_bias = 0; use_bias < 2; use_bias++)
+        for (int use_bias = 0; use_bias < 4; use_bias++)
             for (int threads = 1; threads <= 3; threads += 2) {
-                nn_gemm_epilogue ep = {use_bias ? bias : NULL, (nn_activation)act};
+                nn_gemm_epilogue ep = {use_bias & 1 ? bias : NULL, (nn_activation)act,
+                                       use_bias & 2 ? row_bias : NULL};
                 float *c = gemm_case_run_ex(gc, isa, threads, 1, &ep);
                 verify_epilogue(gc, c, &ep, isa, threads);
                 free(c);
@@ -93,18 +99,23 @@ ParameterizedTest(nn_isa *isa, epilogue, matches_reference) {
         gemm_case gc;
         gemm_case_init(&gc, epilogue_spec(shape));
         float *bias = random_bias(gc.spec.N, 0xB1A5ull + (uint64_t)shape);
-        check_epilogues(&gc, *isa, bias);
+        float *row_bias = random_bias(gc.spec.M, 0x50Bull + (uint64_t)shape);
+        check_epilogues(&gc, *isa, bias, row_bias);
         free(bias);
+        free(row_bias);
         gemm_case_free(&gc);
     }
 }
 
 /* ---- Fused == separate, bit for bit ------------------------------------------------ */
 
-/* What a layer does without fusion: C[i][j] += bias[j], then nn_vec_activate per row. */
+/* What a layer does without fusion: C[i][j] += row_bias[i], C[i][j] += bias[j], then
+ * nn_vec_activate per row. */
 static void apply_separately(float *c, int M, int N, int ldc, const nn_gemm_epilogue *ep) {
     for (int i = 0; i < M; i++) {
         float *row = c + (size_t)i * (size_t)ldc;
+        if (ep->row_bias)
+            for (int j = 0; j < N; j++) row[j] += ep->row_bias[i];
         if (ep->bias)
             for (int j = 0; j < N; j++) row[j] += ep->bias[j];
         nn_status st = nn_vec_activate(ep->activation, (size_t)N, row);
@@ -120,8 +131,9 @@ static void check_fused_equals_separate(const gemm_case *gc, nn_isa isa, int thr
     float *separate = gemm_case_run(gc, isa, threads);
     apply_separately(separate, gc->spec.M, gc->spec.N, gc->c0.ld, ep);
     cr_assert(memcmp(fused, separate, bytes) == 0,
-              "%s act=%s bias=%s: nn_sgemm_ex differs from nn_sgemm + bias + nn_vec_activate",
-              gemm_case_label(gc, isa, threads), act_names[ep->activation], ep->bias ? "yes" : "no");
+              "%s act=%s bias=%s row_bias=%s: nn_sgemm_ex differs from nn_sgemm + biases + "
+              "nn_vec_activate", gemm_case_label(gc, isa, threads), act_names[ep->activation],
+              ep->bias ? "yes" : "no", ep->row_bias ? "yes" : "no");
     free(fused);
     free(separate);
 }
@@ -142,14 +154,16 @@ ParameterizedTest(nn_isa *isa, epilogue, fused_equals_separate) {
         gemm_case_init(&gc, (gemm_spec){.ta = trans_a_of(shape % 4), .tb = trans_b_of(shape % 4),
                                         .M = s[0], .N = s[1], .K = s[2], .alpha = 1.0f,
                                         .beta = shape % 2 ? 1.0f : 0.0f, .pad_c = 5, .seed = 0x1Dull});
-        float *bias = random_bias(s[1], 0xB1A5ull);
+        float *bias = random_bias(s[1], 0xB1A5ull), *row_bias = random_bias(s[0], 0x50Bull);
         for (int act = 0; act < N_ACTS; act++)
-            for (int use_bias = 0; use_bias < 2; use_bias++)
+            for (int use_bias = 0; use_bias < 4; use_bias++)
                 for (int threads = 1; threads <= 2; threads++) {
-                    nn_gemm_epilogue ep = {use_bias ? bias : NULL, (nn_activation)act};
+                    nn_gemm_epilogue ep = {use_bias & 1 ? bias : NULL, (nn_activation)act,
+                                           use_bias & 2 ? row_bias : NULL};
                     check_fused_equals_separate(&gc, *isa, threads, &ep);
                 }
         free(bias);
+        free(row_bias);
         gemm_case_free(&gc);
     }
 }

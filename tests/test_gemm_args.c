@@ -75,7 +75,7 @@ ParameterizedTestParameters(gemm_args, bad_arguments_refused) {
 
 /* Every row of bad_calls, through nn_sgemm and nn_sgemm_ex (with and without epilogue). */
 ParameterizedTest(nn_isa *isa, gemm_args, bad_arguments_refused) {
-    const nn_gemm_epilogue relu = {NULL, NN_ACT_RELU};
+    const nn_gemm_epilogue relu = {.activation = NN_ACT_RELU};
     operands o;
     require_isa(*isa);
     use_engine(*isa, 2);
@@ -95,7 +95,7 @@ Test(gemm_args, bad_activation_refused) {
     operands o;
     operands_init(&o);
     for (int i = 0; i < 3; i++) {
-        nn_gemm_epilogue ep = {NULL, (nn_activation)bad_acts[i]};
+        nn_gemm_epilogue ep = {.activation = (nn_activation)bad_acts[i]};
         expect_refused(call_bad(&ok, &o, 1, &ep), &o, "activation out of range", "nn_sgemm_ex");
     }
 }

@@ -216,10 +216,10 @@ Test(optimizer, state_per_param)
 
 /* ---- Schedules ---------------------------------------------------------------------- */
 
-static void assert_lr(const nn_schedule *s, float lr, int epoch, double want)
+static void assert_lr(const nn_schedule *s, float lr, double epoch, double want)
 {
     float got = nn_schedule_lr(s, lr, epoch);
-    cr_assert(fabs(got - want) <= 1e-7 * fmax(1.0, want), "schedule %d, epoch %d: %.9g, want %.9g",
+    cr_assert(fabs(got - want) <= 1e-7 * fmax(1.0, want), "schedule %d, epoch %g: %.9g, want %.9g",
               s->kind, epoch, got, want);
 }
 
@@ -238,6 +238,8 @@ Test(schedule, step_boundaries)
     const int epochs[] = {0, 1, 2, 3, 5, 6, 8, 9, 30};
     const double factor[] = {1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.125, 1.0 / 1024}; /* 0.5^(e/3) */
     for (int k = 0; k < 9; k++) assert_lr(&s, 0.1f, epochs[k], (double)0.1f * factor[k]);
+    assert_lr(&s, 0.1f, 2.99, (double)0.1f); /* within an epoch: whole epochs only */
+    assert_lr(&s, 0.1f, 3.5, (double)0.1f * 0.5);
 }
 
 /* min_lr + (lr - min_lr) (1 + cos(pi min(epoch, epochs) / epochs)) / 2, lr 0.1, min 0.01. */
@@ -255,6 +257,8 @@ Test(schedule, cosine_breakpoints)
     for (int e = 1; e <= 10; e++)
         cr_assert(nn_schedule_lr(&s, 0.1f, e) < nn_schedule_lr(&s, 0.1f, e - 1),
                   "cosine rose at epoch %d", e);
+    /* and continuous within an epoch (fit asks per step) */
+    assert_lr(&s, 0.1f, 2.5, lo + (lr - lo) * (1 + cos(3.14159265358979323846 * 0.25)) / 2);
 }
 
 /* ---- Names and settings ------------------------------------------------------------- */

@@ -115,10 +115,13 @@ typedef enum nn_activation {
 } nn_activation;
 
 /* What to apply to each finished tile of C while it is still in cache:
- *   C[i][j] = act(C[i][j] + bias[j])     (bias may be NULL: no bias) */
+ *   C[i][j] = act((C[i][j] + row_bias[i]) + bias[j])
+ * (either bias may be NULL: none).  A convolution's bias is per output channel, a row
+ * of its C; a dense layer's is per unit, a column. */
 typedef struct nn_gemm_epilogue {
     const float *bias;      /* N floats, or NULL */
     nn_activation activation;
+    const float *row_bias;  /* M floats, or NULL */
 } nn_gemm_epilogue;
 
 /*

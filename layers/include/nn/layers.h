@@ -112,9 +112,10 @@ const char *nn_metric_name(nn_metric metric); /* "accuracy", "precision", ... */
 
 typedef enum nn_schedule_kind {
     NN_SCHEDULE_CONSTANT = 0,
-    NN_SCHEDULE_STEP,         /* lr * gamma^floor(epoch / step_epochs) */
+    NN_SCHEDULE_STEP,         /* lr * gamma^floor(epoch / step_epochs), whole epochs */
     NN_SCHEDULE_COSINE,       /* min_lr + (lr - min_lr) (1 + cos(pi e / epochs)) / 2, with
-                                 e = min(epoch, epochs): min_lr from `epochs` on */
+                                 e = min(epoch, epochs) counted in fractions of an epoch
+                                 (per step): min_lr from `epochs` on */
 } nn_schedule_kind;
 
 typedef struct nn_schedule {
@@ -125,8 +126,10 @@ typedef struct nn_schedule {
     float min_lr;             /* COSINE */
 } nn_schedule;
 
-/* The learning rate of `epoch` (0-based) for base rate lr. */
-float nn_schedule_lr(const nn_schedule *s, float lr, int epoch);
+/* The learning rate for base rate lr after `epoch` epochs of training (0-based, and
+ * fractional within an epoch: fit asks before every step with epoch + batch / batches,
+ * so a cosine decays step by step while a step schedule changes at whole epochs). */
+float nn_schedule_lr(const nn_schedule *s, float lr, double epoch);
 
 typedef enum nn_optimizer_kind {
     NN_OPT_SGD = 0,           /* momentum, Nesterov and (L2) weight decay optional */
