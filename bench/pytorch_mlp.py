@@ -3,13 +3,15 @@
 
     /usr/bin/python3 bench/pytorch_mlp.py [--model mlp|cnn] [--dataset mnist|fashion]
         [--data-dir DIR] [--epochs N] [--batch N] [--optimizer sgd|adam] [--lr X]
-        [--threads N] [--seed N] [--json]
+        [--schedule constant|cosine] [--threads N] [--seed N] [--json]
 
 --model mlp (default, as `mnist train --model mlp`): 784-256-256-10, Linear+ReLU,
 Linear+ReLU, Linear; SGD without momentum, lr 0.04, batch 100, 15 epochs.
 --model cnn (as `mnist train --model cnn`): Conv2d(32, 3x3)+ReLU+MaxPool2d(2),
 Conv2d(64, 3x3)+ReLU+MaxPool2d(2), Flatten (1600), Linear(128)+ReLU, Linear(10); no
-padding, stride 1; Adam, lr 1e-3, batch 64, 3 epochs; images in as 1x28x28.
+padding, stride 1; Adam, lr 1e-3 on a cosine schedule, batch 64, 3 epochs; images in as
+1x28x28.  --schedule cosine (as nn_schedule_lr): the step k of epoch e (0-based) uses
+lr (1 + cos(pi (e + k / batches) / epochs)) / 2, down to 0 at the end; constant: lr.
 The flags override these defaults.  The softmax is folded into CrossEntropyLoss on the
 logits.  Weights: He normal (kaiming_normal_, fan_in, relu) for every layer followed by a
 ReLU (convolutions included), Glorot uniform (xavier_uniform_) for the last; biases zero.
@@ -35,6 +37,7 @@ OpenBLAS behind torch uses its AVX-512 kernels even when the hypervisor hides th
 import argparse
 import gzip
 import json
+import math
 import os
 import statistics
 import struct
@@ -55,8 +58,8 @@ def cpu_has_avx512f():
 
 # What `mnist train --model M` uses when no flag says otherwise.
 MODEL_DEFAULTS = {
-    "mlp": {"epochs": 15, "batch": 100, "optimizer": "sgd"},
-    "cnn": {"epochs": 3, "batch": 64, "optimizer": "adam"},
+    "mlp": {"epochs": 15, "batch": 100, "optimizer": "sgd", "schedule": "constant"},
+    "cnn": {"epochs": 3, "batch": 64, "optimizer": "adam", "schedule": "cosine"},
 }
 
 
@@ -68,6 +71,8 @@ def parse_args(argv):
     p.add_argument("--epochs", type=int, help="default: 15 (mlp), 3 (cnn)")
     p.add_argument("--batch", type=int, help="default: 100 (mlp), 64 (cnn)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], help="default: sgd (mlp), adam (cnn)")
+    p.add_argument("--schedule", choices=["constant", "cosine"],
+                   help="default: constant (mlp), cosine (cnn)")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.04 SGD, 0.001 Adam)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
@@ -204,19 +209,24 @@ def main():
           f"threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}, "
           f"oneDNN {torch.backends.mkldnn.is_available()}; {args.model} on "
           f"{args.dataset}: {n_train} train / {x_val.shape[0]} val / {x_test.shape[0]} test; "
-          f"{args.optimizer} lr {args.lr}, batch {args.batch}, {args.epochs} epochs",
+          f"{args.optimizer} lr {args.lr} ({args.schedule}), batch {args.batch}, {args.epochs} epochs",
           file=log, flush=True)
 
     hist = {k: [] for k in ("epoch_seconds", "val_seconds", "train_loss", "train_accuracy",
                             "val_loss", "val_accuracy")}
     batch = args.batch
+    batches = (n_train + batch - 1) // batch
     for epoch in range(args.epochs):
         model.train()
         start = time.perf_counter()
         perm = torch.randperm(n_train, generator=gen)
         loss_sum = torch.zeros((), dtype=torch.float64)
         correct = torch.zeros((), dtype=torch.int64)
-        for first in range(0, n_train, batch):
+        for k, first in enumerate(range(0, n_train, batch)):
+            if args.schedule == "cosine":
+                t = min(epoch + k / batches, args.epochs)
+                for group in opt.param_groups:
+                    group["lr"] = args.lr * (1 + math.cos(math.pi * t / args.epochs)) / 2
             idx = perm[first:first + batch]
             xb = x_train.index_select(0, idx)
             yb = y_train.index_select(0, idx)
@@ -261,7 +271,7 @@ def main():
         result = {
             "model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch": batch,
             "threads": args.threads, "isa": "pytorch", "seed": args.seed,
-            "optimizer": args.optimizer, "lr": args.lr, "train_count": n_train,
+            "optimizer": args.optimizer, "lr": args.lr, "schedule": args.schedule, "train_count": n_train,
             "val_count": x_val.shape[0], "test_count": x_test.shape[0],
             "epoch_seconds": hist["epoch_seconds"], "val_seconds": hist["val_seconds"],
             "train_loss": hist["train_loss"], "train_accuracy": hist["train_accuracy"],

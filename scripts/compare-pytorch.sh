@@ -4,10 +4,12 @@
 # for both, with the ratio PyTorch time / ours.
 #
 #   scripts/compare-pytorch.sh [--model mlp|cnn] [--threads N] [--epochs N] [--batch N]
-#       [--optimizer sgd|adam] [--lr X] [--dataset mnist|fashion] [--seed N] [--repeat N] [--keep DIR]
+#       [--optimizer sgd|adam] [--lr X] [--schedule constant|cosine] [--dataset mnist|fashion]
+#       [--seed N] [--repeat N] [--keep DIR]
 #
 # --model mlp (default): 784-256-256-10, SGD 0.04, batch 100, 15 epochs.  --model cnn:
-# conv32-conv64 (3x3, ReLU, 2x2 max pooling), dense 128, 10; Adam 1e-3, batch 64, 3 epochs.
+# conv32-conv64 (3x3, ReLU, 2x2 max pooling), dense 128, 10; Adam 1e-3 on a cosine schedule,
+# batch 64, 3 epochs.
 # The other flags override the model's defaults.
 #
 # --repeat N runs each side N times (alternating, ours first) and reports the median run
@@ -19,15 +21,17 @@
 set -euo pipefail
 
 usage() {
-    sed -n '6,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '6,8p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
-model=mlp threads=2 epochs="" dataset=mnist batch="" optimizer="" lr="" seed=1 repeat=1 keep=""
+model=mlp threads=2 epochs="" dataset=mnist batch="" optimizer="" lr="" schedule="" seed=1
+repeat=1 keep=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) model=${2:?}; shift 2 ;;
         --optimizer) optimizer=${2:?}; shift 2 ;;
+        --schedule) schedule=${2:?}; shift 2 ;;
         --threads) threads=${2:?}; shift 2 ;;
         --epochs) epochs=${2:?}; shift 2 ;;
         --dataset) dataset=${2:?}; shift 2 ;;
@@ -36,15 +40,15 @@ while [ $# -gt 0 ]; do
         --seed) seed=${2:?}; shift 2 ;;
         --repeat) repeat=${2:?}; shift 2 ;;
         --keep) keep=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-pytorch.sh: unknown option '$1'" >&2; usage ;;
     esac
 done
 # The defaults of `mnist train --model M`; the flags given above win.
 case "$model" in
-    mlp) : "${epochs:=15}" "${batch:=100}" "${optimizer:=sgd}"
+    mlp) : "${epochs:=15}" "${batch:=100}" "${optimizer:=sgd}" "${schedule:=constant}"
          net="MLP 784-256-256-10" ;;
-    cnn) : "${epochs:=3}" "${batch:=64}" "${optimizer:=adam}"
+    cnn) : "${epochs:=3}" "${batch:=64}" "${optimizer:=adam}" "${schedule:=cosine}"
          net="CNN conv32-conv64-128-10" ;;
     *) echo "compare-pytorch.sh: --model must be mlp or cnn, not '$model'" >&2; usage ;;
 esac
@@ -79,9 +83,10 @@ mkdir -p "$out"
 coretype=()
 grep -qw avx512f /proc/cpuinfo && coretype=(OPENBLAS_CORETYPE=SkylakeX)
 
-common=(--model "$model" --optimizer "$optimizer" --dataset "$dataset" --epochs "$epochs"
+common=(--model "$model" --optimizer "$optimizer" --schedule "$schedule" --dataset "$dataset"
+        --epochs "$epochs"
         --batch "$batch" --lr "$lr" --threads "$threads" --seed "$seed" --json)
-echo "# $dataset, $net, $optimizer $lr, batch $batch, $epochs epochs, $threads threads," \
+echo "# $dataset, $net, $optimizer $lr ($schedule), batch $batch, $epochs epochs, $threads threads," \
      "$repeat run(s) each; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for r in $(seq 1 "$repeat"); do
     echo "# run $r/$repeat: ours" >&2
