@@ -109,6 +109,8 @@ static int check_options(compare_options *o)
     if (make_models_dir(o->plot) != EXIT_OK)
         return EXIT_ERROR;
     for (int i = 0; i < NETS && rc == EXIT_OK; i++) {
+        if (!o->reuse && make_models_dir(o->path[i]) != EXIT_OK)
+            return EXIT_ERROR;
         if (o->reuse && access(o->path[i], R_OK) != 0)
             return cli_error("--reuse: %s: %s; train it first: mnist train --model %s%s%s",
                              o->path[i], strerror(errno), net_names[i],

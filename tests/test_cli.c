@@ -492,3 +492,65 @@ Test(cli, predict_prints_the_class_and_ten_probabilities)
     assert_has(out_text, "bar.pgm: "); /* the good picture is still classified */
     cr_assert_eq(run("predict", "m.safetensors", NULL), 2);
 }
+
+/* ---- compare ------------------------------------------------------------------------------- */
+
+/* Trains both networks on the tiny data into the test's directory; 0 or the exit status. */
+static int compare_tiny(const char *extra)
+{
+    make_data("d");
+    return run("compare", "--data-dir", "d", "--val", "50", "--threads", "1", "--mlp",
+               "mlp.safetensors", "--cnn", "cnn.safetensors", "--plot", "both.svg", extra, NULL);
+}
+
+Test(cli, compare_trains_both_prints_one_table_and_plots_both)
+{
+    int rc = compare_tiny(NULL);
+    if (!have_gnuplot()) {
+        cr_assert_eq(rc, 1);
+        assert_has(err_text, "apt-get install gnuplot-nox");
+        return;
+    }
+    cr_assert_eq(rc, 0, "exit %d, stderr:\n%s", rc, err_text);
+    assert_has(out_text, "training mlp (784-256-256-10)");
+    assert_has(out_text, "training cnn (conv32-conv64-128-10)");
+    const char *rows[] = {"parameters                   269322         225034",
+                          "epochs                           15              3",
+                          "seconds per epoch", "images/s", "train accuracy", "val loss",
+                          "test accuracy", "plot written to both.svg"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        assert_has(out_text, rows[i]);
+    const char *files[] = {"mlp.safetensors", "cnn.safetensors", "mlp.history.json",
+                           "cnn.history.json", "both.svg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        cr_assert_eq(access(path_of(files[i]), R_OK), 0, "%s is missing", files[i]);
+    char *svg = read_file(path_of("both.svg"), NULL);
+    assert_has(svg, "cnn validation");
+    free(svg);
+
+    /* --reuse: the same table without training; a broken history only loses its columns */
+    char table[4096];
+    snprintf(table, sizeof table, "%s", strstr(out_text, "parameters"));
+    cr_assert_eq(run("compare", "--data-dir", "d", "--val", "50", "--mlp", "mlp.safetensors",
+                     "--cnn", "cnn.safetensors", "--plot", "both.svg", "--reuse", NULL), 0,
+                 "stderr:\n%s", err_text);
+    cr_assert_null(strstr(out_text, "training "), "--reuse trained:\n%s", out_text);
+    cr_assert_str_eq(strstr(out_text, "parameters"), table);
+    write_file(path_of("cnn.history.json"), "{\"epochs\": \"three\"}", 19);
+    cr_assert_eq(run("compare", "--data-dir", "d", "--val", "50", "--mlp", "mlp.safetensors",
+                     "--cnn", "cnn.safetensors", "--plot", "both.svg", "--reuse", NULL), 0,
+                 "stderr:\n%s", err_text);
+    assert_has(err_text, "no training history for cnn.safetensors");
+    assert_has(out_text, "epochs                           15            n/a");
+}
+
+Test(cli, compare_reuse_without_models_names_the_training_command)
+{
+    make_data("d");
+    cr_assert_eq(run("compare", "--data-dir", "d", "--reuse", "--cnn", "none.safetensors",
+                     "--mlp", "none.safetensors", NULL), 1);
+    assert_has(err_text, "none.safetensors");
+    assert_has(err_text, "mnist train --model mlp --out none.safetensors");
+    cr_assert_eq(run("compare", "--plot", "table.txt", NULL), 2);
+    assert_has(err_text, ".png or .svg");
+}
