@@ -81,15 +81,24 @@ struct nn_layer {
     int index;              /* position in the model: messages, tensor names */
     nn_shape in, out;       /* per sample, set by infer */
     float *params, *grads;  /* param_count floats each, inside the model's buffers */
-    float *scratch;         /* scratch_per_sample * max_batch + scratch_fixed floats */
+    float *scratch;         /* scratch_per_sample * max_batch + scratch_for_batch floats */
     nn_rng *rng;            /* the model's training generator (dropout masks) */
 
-    /* Dense followed by ReLU/Sigmoid/Tanh: compile sets `fused` on the Dense layer (its
-     * GEMM epilogue applies the activation) and `fused_into_previous` on the activation
-     * layer, whose forward the model then skips (its output is the Dense output);
-     * its backward still runs, from y, exactly as unfused. */
+    /* Dense or Conv2D followed by ReLU/Sigmoid/Tanh: compile sets `fused` on the Dense or
+     * Conv2D layer (its GEMM epilogue applies the activation) and `fused_into_previous`
+     * on the activation layer, whose forward the model then skips (its output is the
+     * previous layer's); its backward still runs, from y, exactly as unfused. */
     nn_activation fused;
     int fused_into_previous;
+
+    /* ReLU followed by MaxPool2D: compile sets `backward_in_next` on the ReLU and
+     * `relu_backward` on the pooling layer, whose backward then routes dy to a winner
+     * only where the pooled value is > 0 (the ReLU's mask at that winner) and writes the
+     * ReLU's input gradient directly: the two gradients share one buffer and the model
+     * skips the ReLU's backward, a pass over the largest activations of a CNN.  The bits
+     * are those of the two backwards apart. */
+    int backward_in_next;
+    int relu_backward;
 
     union {
         struct { int units; nn_init init; } dense;

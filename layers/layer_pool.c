@@ -112,7 +112,7 @@ static void maxpool_row_2x2(const float *restrict top, const float *restrict bot
 
 typedef struct pool_job {
     nn_layer *l;
-    const float *x, *dy;
+    const float *x, *dy, *pooled; /* pooled: the forward's y, read by backward */
     float *y, *dx;
 } pool_job;
 
@@ -157,7 +157,9 @@ static nn_status maxpool_forward(nn_layer *l, const float *x, float *y, int batc
     return NN_OK;
 }
 
-/* Samples [first, end): dx = 0, then each dy added at its winner. */
+/* Samples [first, end): dx = 0, then each dy added at its winner; with the ReLU before
+ * folded in (l->relu_backward), only where the winner, y, is > 0: the ReLU's mask there,
+ * the same for every window that winner wins. */
 static void maxpool_backward_samples(void *ctx, size_t first, size_t end)
 {
     const pool_job *j = ctx;
@@ -165,9 +167,14 @@ static void maxpool_backward_samples(void *ctx, size_t first, size_t end)
     memset(j->dx + first * in_n, 0, (end - first) * in_n * sizeof *j->dx);
     for (size_t n = first; n < end; n++) {
         float *dxn = j->dx + n * in_n;
-        const float *dyn = j->dy + n * out_n, *at = j->l->scratch + n * out_n;
-        for (size_t o = 0; o < out_n; o++)
-            dxn[(size_t)at[o]] += dyn[o];
+        const float *dyn = j->dy + n * out_n, *yn = j->pooled + n * out_n;
+        const float *at = j->l->scratch + n * out_n;
+        if (j->l->relu_backward)
+            for (size_t o = 0; o < out_n; o++)
+                dxn[(size_t)at[o]] += yn[o] > 0.0f ? dyn[o] : 0.0f;
+        else
+            for (size_t o = 0; o < out_n; o++)
+                dxn[(size_t)at[o]] += dyn[o];
     }
 }
 
@@ -175,10 +182,10 @@ static void maxpool_backward_samples(void *ctx, size_t first, size_t end)
 static nn_status maxpool_backward(nn_layer *l, const float *x, const float *y, const float *dy,
                                   float *dx, int batch)
 {
-    (void)x, (void)y;
+    (void)x;
     if (!dx)
         return NN_OK;
-    pool_job job = {.l = l, .dy = dy, .dx = dx};
+    pool_job job = {.l = l, .pooled = y, .dy = dy, .dx = dx};
     nn_parallel_ranges((size_t)batch, (size_t)batch * nn_shape_size(l->in),
                        maxpool_backward_samples, &job);
     return NN_OK;

@@ -196,16 +196,29 @@ static int fusable(const nn_model *m, int i)
     return strcmp(kind, "dense") == 0 || strcmp(kind, "conv2d") == 0;
 }
 
+/* 1 if layer i is a ReLU (not the first layer) whose backward the max pooling after it
+ * can do (see relu_backward in internal.h). */
+static int relu_then_maxpool(const nn_model *m, int i)
+{
+    return i > 0 && i + 1 < m->count && strcmp(m->layers[i]->ops->kind, "relu") == 0 &&
+           strcmp(m->layers[i + 1]->ops->kind, "maxpool2d") == 0;
+}
+
 static void fuse_layers(nn_model *m)
 {
     for (int i = 0; i < m->count; i++) {
-        m->layers[i]->fused = NN_ACT_NONE;
-        m->layers[i]->fused_into_previous = 0;
+        nn_layer *l = m->layers[i];
+        l->fused = NN_ACT_NONE;
+        l->fused_into_previous = l->backward_in_next = l->relu_backward = 0;
     }
     for (int i = 1; i < m->count; i++) {
         if (fusable(m, i)) {
             m->layers[i - 1]->fused = activation_of(m->layers[i]);
             m->layers[i]->fused_into_previous = 1;
+        }
+        if (relu_then_maxpool(m, i)) {
+            m->layers[i]->backward_in_next = 1;
+            m->layers[i + 1]->relu_backward = 1;
         }
     }
 }
@@ -232,7 +245,9 @@ static size_t plan_arena(nn_model *m, struct nn_model_buffers *b, char *base)
         size_t fixed = l->ops->scratch_fixed ? l->ops->scratch_fixed(l) : 0;
         b->act[i] = l->fused_into_previous ? b->act[i - 1]
                                            : carve(base, &off, batch * out * sizeof(float));
-        b->grad[i] = carve(base, &off, batch * out * sizeof(float));
+        /* the ReLU's output gradient is never formed: its input gradient stands in */
+        b->grad[i] = l->backward_in_next ? b->grad[i - 1]
+                                         : carve(base, &off, batch * out * sizeof(float));
         scratch = batch * scratch + fixed;
         l->scratch = scratch ? carve(base, &off, scratch * sizeof(float)) : NULL;
     }

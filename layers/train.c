@@ -74,8 +74,8 @@ static nn_status backward(nn_model *m, const float *x, int batch)
     for (int i = first_backward(m); i >= 0; i--) {
         nn_layer *l = m->layers[i];
         float *dx = i > 0 ? b->grad[i - 1] : NULL;
-        if (!dx && !l->grads)
-            continue; /* nothing to learn, nothing to pass on */
+        if ((!dx && !l->grads) || l->backward_in_next)
+            continue; /* nothing to learn or pass on, or done by the next layer */
         double start = profile_clock(m);
         nn_status st = l->ops->backward(l, layer_input(m, i, x), b->act[i], b->grad[i], dx, batch);
         if (st != NN_OK)

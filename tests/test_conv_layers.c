@@ -290,6 +290,44 @@ Test(conv2d, fused_relu_gives_the_bits_of_the_two_layers)
     rig_free(&g);
 }
 
+/* compile folds a ReLU's backward into the max pooling after it: the same bits as the
+ * ReLU's backward after the pooling's, with overlapping windows (a value winning several)
+ * and inputs at or below zero. */
+static void check_relu_folded_into_maxpool(int size, int stride)
+{
+    enum { C = 2, H = 7, W = 7, N = 2 };
+    nn_layer *relu = nn_relu(), *mp = nn_maxpool2d(size, stride);
+    cr_assert(relu->ops->infer(relu, nn_shape_3d(C, H, W)) == NN_OK);
+    cr_assert(mp->ops->infer(mp, relu->out) == NN_OK);
+    size_t in = (size_t)N * C * H * W, out = (size_t)N * nn_shape_size(mp->out);
+    float *x = zalloc(in), *r = zalloc(in), *y = zalloc(out), *dy = zalloc(out);
+    float *d_pool = zalloc(in), *apart = zalloc(in), *folded = zalloc(in);
+    mp->scratch = zalloc(out);
+    nn_rng rng;
+    nn_rng_seed(&rng, 3);
+    for (size_t i = 0; i < in; i++) /* a third of them exactly 0 after the ReLU */
+        x[i] = i % 3 ? (float)(2 * nn_rng_uniform(&rng) - 1) : -1.0f;
+    for (size_t i = 0; i < out; i++)
+        dy[i] = (float)(2 * nn_rng_uniform(&rng) - 1);
+    cr_assert(relu->ops->forward(relu, x, r, N, 1) == NN_OK);
+    cr_assert(mp->ops->forward(mp, r, y, N, 1) == NN_OK);
+    cr_assert(mp->ops->backward(mp, r, y, dy, d_pool, N) == NN_OK);
+    cr_assert(relu->ops->backward(relu, x, r, d_pool, apart, N) == NN_OK);
+    mp->relu_backward = 1;
+    cr_assert(mp->ops->backward(mp, r, y, dy, folded, N) == NN_OK);
+    cr_assert(memcmp(apart, folded, in * sizeof(float)) == 0, "size %d stride %d", size, stride);
+    free(mp->scratch);
+    free(x), free(r), free(y), free(dy), free(d_pool), free(apart), free(folded);
+    nn_layer_free(relu);
+    nn_layer_free(mp);
+}
+
+Test(maxpool2d, relu_backward_folded_in_gives_the_bits_of_the_two)
+{
+    check_relu_folded_into_maxpool(2, 2);
+    check_relu_folded_into_maxpool(3, 2);
+}
+
 /* ---- Through a model --------------------------------------------------------------------- */
 
 static void add_ok(nn_model *m, nn_layer *l)
