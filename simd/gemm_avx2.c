@@ -261,9 +261,20 @@ static void adam_update(size_t n, const nn_update_args *a, float *p, const float
     nn_adam_update_loop(n, a, p, g, m, v);
 }
 
+static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                       ptrdiff_t dst_rs)
+{
+    for (int r = 0; r < rows; r++, src += src_rs, dst += dst_rs)
+        for (int j = 0; j < cols; j += VL) {
+            __m256i mask = first_lanes(cols - j);
+            _mm256_maskstore_ps(dst + j, mask, _mm256_maskload_ps(src + j, mask));
+        }
+}
+
 const nn_gemm_kernels nn_kernels_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
+    .copy_block = copy_block,
 };

@@ -309,9 +309,20 @@ static void adam_update(size_t n, const nn_update_args *a, float *p, const float
     nn_adam_update_loop(n, a, p, g, m, v);
 }
 
+static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                       ptrdiff_t dst_rs)
+{
+    for (int r = 0; r < rows; r++, src += src_rs, dst += dst_rs)
+        for (int j = 0; j < cols; j += VL) {
+            __mmask16 mask = first_lanes(cols - j);
+            _mm512_mask_storeu_ps(dst + j, mask, _mm512_maskz_loadu_ps(mask, src + j));
+        }
+}
+
 const nn_gemm_kernels nn_kernels_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
+    .copy_block = copy_block,
 };

@@ -8,6 +8,7 @@
 
 #include "kernels.h"
 #include "pack.h"
+#include "block.h"
 #include "update.h"
 
 enum { MR = 4, NR = 8 };
@@ -76,9 +77,16 @@ static void adam_update(size_t n, const nn_update_args *a, float *p, const float
     nn_adam_update_loop(n, a, p, g, m, v);
 }
 
+static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                       ptrdiff_t dst_rs)
+{
+    nn_copy_block_loop(rows, cols, src, src_rs, dst, dst_rs);
+}
+
 const nn_gemm_kernels nn_kernels_scalar = {
     .name = "scalar", .mr = MR, .nr = NR, .vl = 1,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
+    .copy_block = copy_block,
 };

@@ -61,6 +61,12 @@ typedef struct nn_gemm_kernels {
      * overlap. */
     void (*adam_update)(size_t n, const nn_update_args *a, float *p, const float *g,
                         float *m, float *v);
+
+    /* dst[r*dst_rs + j] = src[r*src_rs + j] over rows x cols: the row runs of im2col,
+     * often shorter than a vector (MNIST's conv2: 11 floats), which the AVX ISAs copy
+     * with one masked load and store.  The blocks do not overlap. */
+    void (*copy_block)(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                       ptrdiff_t dst_rs);
 } nn_gemm_kernels;
 
 /* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */
