@@ -157,24 +157,29 @@ static nn_status maxpool_forward(nn_layer *l, const float *x, float *y, int batc
     return NN_OK;
 }
 
+/* The gradient that reaches a winner: dy, or with the ReLU folded in, dy where the
+ * pooled value is > 0 and 0 elsewhere. */
+static inline float routed(const nn_layer *l, float dy, float pooled)
+{
+    return !l->relu_backward || pooled > 0.0f ? dy : 0.0f;
+}
+
 /* Samples [first, end): dx = 0, then each dy added at its winner; with the ReLU before
  * folded in (l->relu_backward), only where the winner, y, is > 0: the ReLU's mask there,
- * the same for every window that winner wins. */
+ * the same for every window that winner wins.  Zeroed sample by sample, so the adds find
+ * the sample's dx in cache. */
 static void maxpool_backward_samples(void *ctx, size_t first, size_t end)
 {
     const pool_job *j = ctx;
     size_t in_n = nn_shape_size(j->l->in), out_n = nn_shape_size(j->l->out);
-    memset(j->dx + first * in_n, 0, (end - first) * in_n * sizeof *j->dx);
+    const nn_layer *l = j->l;
     for (size_t n = first; n < end; n++) {
         float *dxn = j->dx + n * in_n;
         const float *dyn = j->dy + n * out_n, *yn = j->pooled + n * out_n;
-        const float *at = j->l->scratch + n * out_n;
-        if (j->l->relu_backward)
-            for (size_t o = 0; o < out_n; o++)
-                dxn[(size_t)at[o]] += yn[o] > 0.0f ? dyn[o] : 0.0f;
-        else
-            for (size_t o = 0; o < out_n; o++)
-                dxn[(size_t)at[o]] += dyn[o];
+        const float *at = l->scratch + n * out_n;
+        memset(dxn, 0, in_n * sizeof *dxn);
+        for (size_t o = 0; o < out_n; o++)
+            dxn[(size_t)at[o]] += routed(l, dyn[o], yn[o]);
     }
 }
 
