@@ -13,10 +13,12 @@
 #define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../layers/internal.h"
+#include "gradcheck.h"
 #include "temp_dir.h"
 
 #define GRAD_H 0.05
@@ -32,13 +34,6 @@ typedef struct rig {
     float *x, *y, *c, *dx;
     nn_rng rng;
 } rig;
-
-static float *zalloc(size_t floats)
-{
-    float *p = calloc(floats ? floats : 1, sizeof(float));
-    cr_assert(p != NULL, "out of memory");
-    return p;
-}
 
 static void rig_build(rig *g, nn_layer *l, nn_shape in, uint64_t seed, int distinct)
 {
@@ -96,26 +91,14 @@ static double rig_objective(rig *g)
     return sum;
 }
 
-static double numeric_derivative(rig *g, float *v)
-{
-    float saved = *v;
-    *v = (float)(saved + GRAD_H);
-    double plus = rig_objective(g), step = *v;
-    *v = (float)(saved - GRAD_H);
-    double minus = rig_objective(g);
-    step -= *v;
-    *v = saved;
-    return (plus - minus) / step;
-}
+static double objective_of(void *g) { return rig_objective(g); }
 
 static void check_values(rig *g, float *v, const float *grad, size_t n, const char *what)
 {
-    for (size_t i = 0; i < n; i++) {
-        double a = grad[i], num = numeric_derivative(g, &v[i]);
-        double tol = GRAD_TOL * fmax(fmax(fabs(a), fabs(num)), GRAD_FLOOR);
-        cr_assert(fabs(a - num) <= tol, "%s on %s: %s[%zu] analytic %.8g, numeric %.8g",
-                  g->layer->ops->kind, nn_isa_name(nn_get_isa()), what, i, a, num);
-    }
+    char label[128];
+    snprintf(label, sizeof label, "%s on %s", g->layer->ops->kind, nn_isa_name(nn_get_isa()));
+    gradcheck c = {objective_of, g, GRAD_H, GRAD_TOL, GRAD_FLOOR, label};
+    gradcheck_values(&c, v, grad, n, what);
 }
 
 static void rig_check(rig *g)

@@ -15,10 +15,12 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../layers/internal.h"
+#include "gradcheck.h"
 
 #define GRAD_H 1e-2
 #define GRAD_TOL 1e-3
@@ -36,13 +38,6 @@ typedef struct rig {
     float *x, *mid, *y, *c, *dmid, *dx;
     nn_rng rng;         /* the layers' generator (dropout), reseeded before each forward */
 } rig;
-
-static void *zalloc(size_t floats)
-{
-    void *p = calloc(floats ? floats : 1, sizeof(float));
-    cr_assert(p != NULL, "out of memory");
-    return p;
-}
 
 static size_t count_or_zero(size_t (*f)(const nn_layer *), const nn_layer *l)
 {
@@ -148,29 +143,16 @@ static void rig_backward(rig *g)
               l0->ops->kind, nn_last_error());
 }
 
-/* The central difference of L in v. */
-static double numeric_derivative(rig *g, float *v)
-{
-    float saved = *v;
-    *v = (float)(saved + GRAD_H);
-    double plus = rig_objective(g), step = *v;
-    *v = (float)(saved - GRAD_H);
-    double minus = rig_objective(g);
-    step -= *v;
-    *v = saved;
-    return (plus - minus) / step;
-}
+static double objective_of(void *g) { return rig_objective(g); }
 
 /* Asserts grad[i] matches the central difference in v[i] for n values. */
 static void check_values(rig *g, float *v, const float *grad, size_t n, const char *what)
 {
-    for (size_t i = 0; i < n; i++) {
-        double a = grad[i], num = numeric_derivative(g, &v[i]);
-        double tol = GRAD_TOL * fmax(fmax(fabs(a), fabs(num)), GRAD_FLOOR);
-        cr_assert(fabs(a - num) <= tol, "%s (%s) on %s: %s[%zu] analytic %.8g, numeric %.8g",
-                  g->layer[0]->ops->kind, g->count == 2 ? g->layer[1]->ops->kind : "alone",
-                  nn_isa_name(nn_get_isa()), what, i, a, num);
-    }
+    char label[128];
+    snprintf(label, sizeof label, "%s (%s) on %s", g->layer[0]->ops->kind,
+             g->count == 2 ? g->layer[1]->ops->kind : "alone", nn_isa_name(nn_get_isa()));
+    gradcheck c = {objective_of, g, GRAD_H, GRAD_TOL, GRAD_FLOOR, label};
+    gradcheck_values(&c, v, grad, n, what);
 }
 
 /* Checks the input gradient and every layer's parameter gradients. */
