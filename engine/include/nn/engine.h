@@ -187,9 +187,9 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
 
 /*
- * y = act(conv(x, w) + bias): per sample, y_n = W . im2col(x_n) on nn_sgemm, the bias
- * (out_channels floats, or NULL) added per output channel and the activation applied
- * with nn_vec_activate's kernels.
+ * y = act(conv(x, w) + bias): per sample, y_n = W . im2col(x_n) by nn_sgemm_ex, whose
+ * epilogue adds the bias (out_channels floats, or NULL) per output channel (row_bias)
+ * and applies the activation with nn_vec_activate's kernels.
  * The sample groups run in parallel (each GEMM on one thread; with one group, one
  * threaded GEMM per sample); results are bit-identical for any thread count.  Nothing
  * is allocated.
