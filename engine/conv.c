@@ -13,11 +13,16 @@
  * a parallel region).  With one group or one thread OpenMP is never entered and each
  * GEMM threads itself, as before.  Forward and backward-data are per sample, so any
  * split gives the same bits.  The weight gradient sums each group's samples in order
- * (beta 0, then 1) into that group's partial dW (group 0's is dw itself), then adds the
- * partials onto dw in group order; G does not depend on the thread count, so the bits
- * do not either.  The bias gradient is one fixed-order double sum.
+ * (beta 0, then 1) into that group's partial dW, then dw = partial 0 + partial 1 + ...
+ * in group order; G does not depend on the thread count, so the bits do not either.
+ * When K < OC (a first layer: conv1 has K = 9, OC = 32) the partials are dW^T [K x OC]
+ * = col . dy_n^T: the GEMM's wide dimension is then OC, not K, which fills the
+ * microkernel's vectors (9 of 48 lanes the other way round); the final sum transposes.
+ * The bias gradient is summed the same way: per group (in double, sample by sample), then
+ * the groups in order.
  *
- * Workspace: G column matrices (K*P floats each) and G-1 partial dW (OC*K floats each),
+ * Workspace: G column matrices (K*P floats each) and G partial dW and db (OC*K + OC
+ * floats each),
  * with G = NN_CONV2D_GROUPS whatever the batch, so a layer can size it once, for any
  * batch and any thread count.
  *
@@ -172,13 +177,18 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
     return NN_OK;
 }
 
+/* One group's partial gradients: dW (or dW^T) [OC*K], then db [OC]. */
+static size_t partial_floats(const conv_geom *g)
+{
+    return (size_t)g->d.out_channels * ((size_t)g->K + 1);
+}
+
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c)
 {
     conv_geom g;
     if (conv_geom_init("nn_conv2d_workspace_floats", c, &g) != NN_OK)
         return 0;
-    return NN_CONV2D_GROUPS * (size_t)g.K * (size_t)g.P
-           + (NN_CONV2D_GROUPS - 1) * (size_t)g.d.out_channels * (size_t)g.K;
+    return NN_CONV2D_GROUPS * ((size_t)g.K * (size_t)g.P + partial_floats(&g));
 }
 
 /* ---- im2col / col2im ---------------------------------------------------------- */
@@ -304,6 +314,7 @@ typedef struct conv_job {
     conv_geom g;
     const float *x, *w, *bias, *dy;
     nn_activation act;
+    int want_bias; /* backward-weights: sum db too */
     float *y, *dx, *dw;
     nn_status (*run)(const struct conv_job *j, int first, int end, float *col, float *dw_part);
 } conv_job;
@@ -317,9 +328,7 @@ static nn_status run_group(const conv_job *j, int group, int groups, float *work
 {
     const conv_geom *g = &j->g;
     size_t col_floats = (size_t)g->K * (size_t)g->P;
-    float *dw_part = group == 0 ? j->dw
-                                : workspace + NN_CONV2D_GROUPS * col_floats
-                                      + (size_t)(group - 1) * g->d.out_channels * (size_t)g->K;
+    float *dw_part = workspace + NN_CONV2D_GROUPS * col_floats + (size_t)group * partial_floats(g);
     int first = (int)((long long)g->d.batch * group / groups);
     int end = (int)((long long)g->d.batch * (group + 1) / groups);
     return j->run(j, first, end, workspace + (size_t)group * col_floats, dw_part);
@@ -423,20 +432,6 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
     return status;
 }
 
-/* dW_part [OC x K] = sum over the group's samples, in order, of dy_n . col_n^T. */
-static nn_status weights_run(const conv_job *j, int first, int end, float *col, float *dw_part)
-{
-    const conv_geom *g = &j->g;
-    nn_status status = NN_OK;
-    for (int n = first; status == NN_OK && n < end; n++) {
-        im2col(g, j->x + (size_t)n * g->in_floats, col);
-        status = nn_sgemm(NN_NO_TRANS, NN_TRANS, g->d.out_channels, g->K, g->P, 1.0f,
-                          j->dy + (size_t)n * g->out_floats, g->P, col, g->P,
-                          n == first ? 0.0f : 1.0f, dw_part, g->K);
-    }
-    return status;
-}
-
 /* The sum of r[0 .. n): 16 running lanes (each a plain in-order sum, which the compiler
  * can keep in vector registers without reassociating anything), then a fixed tree. */
 static float row_sum(const float *r, int n)
@@ -456,14 +451,62 @@ static float row_sum(const float *r, int n)
     return lane[0] + tail;
 }
 
-/* db[oc] = sum over n, in order and in double, of each sample's row sum of dy. */
-static void bias_gradient(const conv_geom *g, const float *dy, float *dbias)
+/* Whether the weight gradient is summed transposed, as dW^T [K x OC] (see the top). */
+static int weights_transposed(const conv_geom *g) { return g->K < g->d.out_channels; }
+
+/* db_part [OC] = the group's samples' sums of dy: per channel, in double, in order. */
+static void bias_partial(const conv_geom *g, const float *dy, int first, int end, float *db_part)
 {
     for (int oc = 0; oc < g->d.out_channels; oc++) {
         double sum = 0.0;
-        for (int n = 0; n < g->d.batch; n++)
+        for (int n = first; n < end; n++)
             sum += row_sum(dy + (size_t)n * g->out_floats + (size_t)oc * (size_t)g->P, g->P);
-        dbias[oc] = (float)sum;
+        db_part[oc] = (float)sum;
+    }
+}
+
+/* dW_part [OC x K] (or dW^T [K x OC]) = sum over the group's samples, in order, of
+ * dy_n . col_n^T (or col_n . dy_n^T); then the group's db after it. */
+static nn_status weights_run(const conv_job *j, int first, int end, float *col, float *dw_part)
+{
+    const conv_geom *g = &j->g;
+    int oc = g->d.out_channels;
+    nn_status status = NN_OK;
+    if (j->want_bias)
+        bias_partial(g, j->dy, first, end, dw_part + (size_t)oc * (size_t)g->K);
+    for (int n = first; status == NN_OK && n < end; n++) {
+        const float *dy_n = j->dy + (size_t)n * g->out_floats;
+        float beta = n == first ? 0.0f : 1.0f;
+        im2col(g, j->x + (size_t)n * g->in_floats, col);
+        if (weights_transposed(g))
+            status = nn_sgemm(NN_NO_TRANS, NN_TRANS, g->K, oc, g->P, 1.0f, col, g->P, dy_n, g->P,
+                              beta, dw_part, oc);
+        else
+            status = nn_sgemm(NN_NO_TRANS, NN_TRANS, oc, g->K, g->P, 1.0f, dy_n, g->P, col, g->P,
+                              beta, dw_part, g->K);
+    }
+    return status;
+}
+
+/* dw [OC x K] = partial 0 + partial 1 + ... in group order, each read transposed when the
+ * partials are dW^T; db likewise, in double, when asked for. */
+static void sum_partials(const conv_geom *g, const float *parts, float *dw, float *dbias)
+{
+    int oc = g->d.out_channels, K = g->K, transposed = weights_transposed(g);
+    for (int group = 0; group < conv_groups(g); group++) {
+        const float *part = parts + (size_t)group * partial_floats(g);
+        for (int o = 0; o < oc; o++)
+            for (int k = 0; k < K; k++) {
+                float v = transposed ? part[(size_t)k * oc + o] : part[(size_t)o * K + k];
+                float *d = &dw[(size_t)o * K + k];
+                *d = group == 0 ? v : *d + v;
+            }
+    }
+    for (int o = 0; dbias && o < oc; o++) {
+        double sum = 0.0;
+        for (int group = 0; group < conv_groups(g); group++)
+            sum += parts[(size_t)group * partial_floats(g) + (size_t)oc * (size_t)K + (size_t)o];
+        dbias[o] = (float)sum;
     }
 }
 
@@ -471,7 +514,7 @@ nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, co
                                      float *dw, float *dbias, float *workspace)
 {
     static const char fn[] = "nn_conv2d_backward_weights";
-    conv_job j = {.x = x, .dy = dy, .dw = dw, .run = weights_run};
+    conv_job j = {.x = x, .dy = dy, .dw = dw, .want_bias = dbias != NULL, .run = weights_run};
     nn_status status = conv_geom_for_compute(fn, c, &j.g);
     const char *const names[] = {"x", "dy", "dw", "workspace"};
     const void *const ptrs[] = {x, dy, dw, workspace};
@@ -481,13 +524,6 @@ nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, co
         status = run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
     if (status != NN_OK)
         return status;
-    /* dw = partial 0 (already there) + partial 1 + ... in group order */
-    size_t dw_floats = (size_t)c->out_channels * (size_t)j.g.K;
-    const float *part = workspace + NN_CONV2D_GROUPS * (size_t)j.g.K * (size_t)j.g.P;
-    for (int group = 1; group < conv_groups(&j.g); group++, part += dw_floats)
-        for (size_t i = 0; i < dw_floats; i++)
-            dw[i] += part[i];
-    if (dbias)
-        bias_gradient(&j.g, dy, dbias);
+    sum_partials(&j.g, workspace + NN_CONV2D_GROUPS * (size_t)j.g.K * (size_t)j.g.P, dw, dbias);
     return status;
 }

@@ -180,8 +180,8 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
 #define NN_CONV2D_GROUPS 8
 
 /* Floats of workspace every nn_conv2d_* call below needs for this descriptor:
- * NN_CONV2D_GROUPS column matrices (C*KH*KW * out_h*out_w floats each) and
- * NN_CONV2D_GROUPS - 1 partial weight gradients (out_channels * C*KH*KW each).  It does
+ * NN_CONV2D_GROUPS column matrices (C*KH*KW * out_h*out_w floats each) and as many
+ * partial weight and bias gradients (out_channels * (C*KH*KW + 1) each).  It does
  * not depend on the batch or the thread count, so a layer allocates it once (it may ask
  * with batch 1).  0 for an invalid descriptor. */
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
@@ -206,9 +206,9 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
 
 /* dw [OC, C*KH*KW] = sum over samples of dy_n . im2col(x_n)^T, and, if dbias is not
  * NULL, dbias [OC] = sum of dy over samples and pixels (both overwritten).  Each sample
- * group sums its samples in order into a partial dW (GEMM with beta = 1), the partials
- * are added in group order, and the bias is summed in double in one fixed order; the
- * groups do not depend on the thread count, so neither do the bits. */
+ * group sums its samples in order into a partial dW (GEMM with beta = 1) and a partial
+ * db (in double), and the partials are added in group order; the groups do not depend
+ * on the thread count, so neither do the bits. */
 nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, const float *dy,
                                      float *dw, float *dbias, float *workspace);
 
