@@ -22,9 +22,8 @@
  * the groups in order.
  *
  * Workspace: G column matrices (K*P floats each) and G partial dW and db (OC*K + OC
- * floats each),
- * with G = NN_CONV2D_GROUPS whatever the batch, so a layer can size it once, for any
- * batch and any thread count.
+ * floats each), with G = NN_CONV2D_GROUPS whatever the batch, so a layer can size it
+ * once, for any batch and any thread count.
  *
  * Measured (2 cores, AVX-512, Release, batch 64, best of 30; ms for 1 -> 2 threads):
  *   before (samples in order, each GEMM threaded):
@@ -42,6 +41,10 @@
  *   64x1x28x28 -> 32 3x3:    forward 0.69 -> 0.35, backward-weights 0.82 -> 0.52
  *   64x32x13x13 -> 64 3x3:   forward 3.15 -> 1.58, backward-data 2.92 -> 1.53,
  *                            backward-weights 2.91 -> 1.58
+ *   then the epilogue's row bias, im2col's masked block copy (A/B, 2 threads: conv2
+ *   forward 1.37 -> 1.15, backward-weights 1.36 -> 1.16) and, for conv1, the transposed
+ *   weight gradient with the bias summed per group (backward-weights 0.48 -> 0.28).
+ *   bench/RESULTS.md has the comparison with oneDNN's convolution primitives.
  *
  * Tried and measured slower, so not used: several samples per GEMM (the chunk's column
  * matrices side by side, [K x S*P], as many as fit half the L2: S = 8 for conv1, 6 for
