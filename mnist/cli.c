@@ -269,6 +269,13 @@ int cli_check_model(nn_model *model, const char *path, int features, const char 
     return EXIT_OK;
 }
 
+int cli_make_models_dir(const char *path)
+{
+    if (strncmp(path, "models/", 7) == 0 && mkdir("models", 0755) != 0 && errno != EEXIST)
+        return cli_error("cannot create the directory models/: %s", strerror(errno));
+    return EXIT_OK;
+}
+
 int cli_set_threads(int threads)
 {
     if (threads > 0 && nn_set_num_threads(threads) != NN_OK)

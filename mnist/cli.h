@@ -51,6 +51,11 @@ int cli_parse_positive_float(const command *cmd, const char *option, const char 
 /* 1 if path ends with suffix (case-sensitive). */
 int cli_has_suffix(const char *path, const char *suffix);
 
+/* Creates the directory models/ when path lies in it (the default home of model files,
+ * histories and plots); other paths are left to cli_check_writable.  Returns EXIT_OK or
+ * EXIT_ERROR with a message. */
+int cli_make_models_dir(const char *path);
+
 /* Checks, before any work, that a file can be created at path: its directory exists and
  * takes a new file (tried with a temporary file, removed at once), and path is not a
  * directory.  Returns EXIT_OK or EXIT_ERROR with a message naming what and path. */

@@ -15,7 +15,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -79,14 +78,6 @@ static int apply_option(int c, const char *arg, compare_options *o)
     return EXIT_USAGE;
 }
 
-/* models/ for outputs that go there by default. */
-static int make_models_dir(const char *path)
-{
-    if (strncmp(path, "models/", 7) == 0 && mkdir("models", 0755) != 0 && errno != EEXIST)
-        return cli_error("cannot create the directory models/: %s", strerror(errno));
-    return EXIT_OK;
-}
-
 /* Defaults (models/mlp.safetensors, models/cnn.safetensors, models/compare.png), then the
  * checks: with --reuse the models must exist; otherwise every output must be writable. */
 static int check_options(compare_options *o)
@@ -106,10 +97,10 @@ static int check_options(compare_options *o)
                           sizeof o->base.dir);
     if (rc != EXIT_OK)
         return rc;
-    if (make_models_dir(o->plot) != EXIT_OK)
+    if (cli_make_models_dir(o->plot) != EXIT_OK)
         return EXIT_ERROR;
     for (int i = 0; i < NETS && rc == EXIT_OK; i++) {
-        if (!o->reuse && make_models_dir(o->path[i]) != EXIT_OK)
+        if (!o->reuse && cli_make_models_dir(o->path[i]) != EXIT_OK)
             return EXIT_ERROR;
         if (o->reuse && access(o->path[i], R_OK) != 0)
             return cli_error("--reuse: %s: %s; train it first: mnist train --model %s%s%s",

@@ -9,11 +9,9 @@
  */
 #define _GNU_SOURCE /* getopt_long */
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "commands.h"
 #include "plot.h"
@@ -186,16 +184,13 @@ int train_check_options(train_options *o)
     if (!o->out) {
         snprintf(o->default_out, sizeof o->default_out, "models/%s.safetensors", o->spec->name);
         o->out = o->default_out;
-        if (mkdir("models", 0755) != 0 && errno != EEXIST)
-            return cli_error("cannot create the directory models/: %s", strerror(errno));
     }
-    if ((rc = cli_check_writable("--out", o->out)) != EXIT_OK)
-        return rc;
-    if (o->log && (rc = cli_check_writable("--log", o->log)) != EXIT_OK)
-        return rc;
-    if (o->plot && (rc = cli_check_writable("--plot", o->plot)) != EXIT_OK)
-        return rc;
-    return cli_set_threads(o->threads);
+    const char *const names[] = {"--out", "--log", "--plot"};
+    const char *const paths[] = {o->out, o->log, o->plot};
+    for (int i = 0; i < 3 && rc == EXIT_OK; i++)
+        if (paths[i] && (rc = cli_make_models_dir(paths[i])) == EXIT_OK)
+            rc = cli_check_writable(names[i], paths[i]);
+    return rc == EXIT_OK ? cli_set_threads(o->threads) : rc;
 }
 
 static int parse_options(int argc, char **argv, train_options *o)
