@@ -8,12 +8,11 @@
  * option errors (exit 2) found before any data is read, and an existing model file never
  * overwritten by a run that fails.
  */
-#define _GNU_SOURCE /* mkdtemp, nftw, posix_spawn, environ */
+#define _GNU_SOURCE /* mkdtemp, nftw; temp_dir_spawn (posix_spawn, environ) */
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,6 @@
 
 #include <nn/layers.h>
 
-extern char **environ;
 
 #define TRAIN_COUNT 200
 #define TEST_COUNT 50
@@ -154,24 +152,15 @@ static int run(const char *first, ...)
         argv[argc++] = (char *)a;
     va_end(ap);
     argv[argc] = NULL;
-    const char *out = path_of(".stdout"), *err = path_of(".stderr");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    char cwd[4096];
-    cr_assert_not_null(getcwd(cwd, sizeof cwd));
-    cr_assert_eq(chdir(dir), 0);
-    pid_t pid;
-    int e = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    cr_assert_eq(chdir(cwd), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(e, 0, "cannot run %s: %s (build the mnist target first)", argv[0], strerror(e));
+    const char *out = path_of(".stdout");
+    int out_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(out_fd, 0, "%s: %s", out, strerror(errno));
+    pid_t pid = temp_dir_spawn(argv, out_fd);
+    close(out_fd);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     slurp(out, out_text, sizeof out_text);
-    slurp(err, err_text, sizeof err_text);
+    slurp(path_of(".stderr"), err_text, sizeof err_text);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -5,7 +5,7 @@
  * run in parallel.  Every kind of bad request gets its status and a message; a good one
  * gets ten probabilities per model summing to 1; SIGTERM stops it with exit 0.
  */
-#define _GNU_SOURCE /* mkdtemp, nftw, posix_spawn, environ */
+#define _GNU_SOURCE /* mkdtemp, nftw; temp_dir_spawn (posix_spawn, environ) */
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,6 @@
 
 #include "temp_dir.h"
 
-extern char **environ;
 
 #define SIDE 28
 #define MAX_BODY (2u << 20) /* DRAW_MAX_BODY of mnist/draw_api.h */
@@ -81,26 +79,6 @@ static const char *binary(void)
     return path;
 }
 
-static pid_t spawn(char **argv, int out_fd)
-{
-    char err_path[128];
-    snprintf(err_path, sizeof err_path, "%s/.stderr", dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    char cwd[4096];
-    cr_assert_not_null(getcwd(cwd, sizeof cwd));
-    cr_assert_eq(chdir(dir), 0);
-    pid_t pid;
-    int e = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    cr_assert_eq(chdir(cwd), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(e, 0, "cannot run %s: %s (build the mnist target first)", argv[0], strerror(e));
-    return pid;
-}
-
 static void read_stderr(void)
 {
     char path[128];
@@ -123,7 +101,7 @@ static int start(server *s, const char *const *args)
     argv[argc] = NULL;
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
-    s->pid = spawn(argv, fds[1]);
+    s->pid = temp_dir_spawn(argv, fds[1]);
     close(fds[1]);
     s->out = fds[0];
     char text[4096] = "";
