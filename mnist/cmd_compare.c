@@ -31,13 +31,9 @@ typedef struct compare_options {
     int reuse, json;
 } compare_options;
 
-/* One network's row of the table. */
-typedef struct net_result {
-    train_record history;      /* from training, or the file beside the model */
-    int has_history;
-    size_t params;
-    float loss[3], accuracy[3]; /* the final model on train, val, test */
-} net_result;
+/* Whether h holds a history (training filled it, or the file beside the model did):
+ * a record never filled, or freed after a failed read, has no arrays. */
+static int has_history(const train_record *h) { return h->seconds != NULL; }
 
 /* ---- Options ------------------------------------------------------------------------- */
 
@@ -169,12 +165,13 @@ static char *read_small_file(const char *path)
     return NULL;
 }
 
-/* The history saved beside model i; 1 if read, 0 (with a note) if absent or unreadable. */
-static int load_history(const compare_options *o, int i, train_record *h)
+/* The history saved beside model i into h; if absent or unreadable, h stays empty and
+ * a note says so. */
+static void load_history(const compare_options *o, int i, train_record *h)
 {
     char path[MNIST_PATH_MAX];
     if (train_history_path(o->path[i], path, sizeof path) != EXIT_OK)
-        return 0;
+        return;
     char *text = read_small_file(path);
     int ok = text && report_read_train_json(text, h) == 0;
     free(text);
@@ -184,7 +181,6 @@ static int load_history(const compare_options *o, int i, train_record *h)
                         "history): seconds per epoch and the plot's %s curves are left out\n",
                 o->path[i], path, net_names[i]);
     }
-    return ok;
 }
 
 static int compare_floats(const void *a, const void *b)
@@ -232,21 +228,20 @@ static int evaluate_net(const compare_options *o, int i, const train_data *d, co
     return rc;
 }
 
-/* Network i trained (or reused) and measured into its row; *has_history says whether h
- * holds its epochs. */
+/* Network i trained (or reused) and measured into its row, its history into h. */
 static int run_net(const compare_options *o, int i, const train_data *d, train_record *h,
-                   int *has_history, compare_row *row)
+                   compare_row *row)
 {
     *row = (compare_row){.model = net_names[i], .path = o->path[i],
                          .seconds_per_epoch = NAN, .images_per_second = NAN};
     int rc = EXIT_OK;
     if (o->reuse)
-        *has_history = load_history(o, i, h);
+        load_history(o, i, h);
     else
-        *has_history = (rc = train_net(o, i, d, h)) == EXIT_OK;
+        rc = train_net(o, i, d, h);
     if (rc != EXIT_OK)
         return rc;
-    if (*has_history) {
+    if (has_history(h)) {
         h->model = net_names[i];
         h->dataset = o->base.dataset;
         row->epochs = h->done;
@@ -259,13 +254,12 @@ static int run_net(const compare_options *o, int i, const train_data *d, train_r
 /* ---- The command ---------------------------------------------------------------------- */
 
 /* Both histories in one plot (only those known). */
-static int plot_both(const compare_options *o, const train_record h[NETS],
-                     const int has_history[NETS], FILE *info)
+static int plot_both(const compare_options *o, const train_record h[NETS], FILE *info)
 {
     const train_record *runs[NETS];
     int n = 0;
     for (int i = 0; i < NETS; i++)
-        if (has_history[i])
+        if (has_history(&h[i]))
             runs[n++] = &h[i];
     if (n == 0)
         return EXIT_OK;
@@ -286,14 +280,13 @@ static int compare_main(const command *cmd, int argc, char **argv)
     if ((rc = train_load_data(&o.base, &d)) != EXIT_OK)
         return train_free_data(&d), rc;
     train_record h[NETS] = {0};
-    int has_history[NETS] = {0};
     compare_row rows[NETS];
     for (int i = 0; i < NETS && rc == EXIT_OK; i++)
-        rc = run_net(&o, i, &d, &h[i], &has_history[i], rows + i);
+        rc = run_net(&o, i, &d, &h[i], rows + i);
     FILE *info = o.json ? stderr : stdout;
     if (rc == EXIT_OK) {
         report_compare_text(info, o.base.dataset, rows, NETS);
-        rc = plot_both(&o, h, has_history, info);
+        rc = plot_both(&o, h, info);
     }
     if (rc == EXIT_OK && o.json && report_compare_json(stdout, o.base.dataset, rows, NETS) != 0)
         rc = cli_error("out of memory writing the JSON report");
