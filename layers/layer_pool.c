@@ -9,8 +9,8 @@
  * sample's input (0 .. C*H*W - 1) in l->scratch [batch, C, OH, OW], stored as a float:
  * exact, since infer refuses inputs of 2^24 floats or more.  Backward needs that forward
  * (of the same batch) and routes each dy to its winner.  The first maximum in row-major
- * window order wins ties; a NaN wins over any number (the comparison is !(v <= best)),
- * so a NaN input reaches the output and fit's NaN check.
+ * window order wins ties; the first NaN wins over any number (takes_over), so a NaN
+ * input reaches the output and fit's NaN check.
  */
 #include "internal.h"
 
@@ -171,8 +171,8 @@ static inline float routed(const nn_layer *l, float dy, float pooled)
 static void maxpool_backward_samples(void *ctx, size_t first, size_t end)
 {
     const pool_job *j = ctx;
-    size_t in_n = nn_shape_size(j->l->in), out_n = nn_shape_size(j->l->out);
     const nn_layer *l = j->l;
+    size_t in_n = nn_shape_size(l->in), out_n = nn_shape_size(l->out);
     for (size_t n = first; n < end; n++) {
         float *dxn = j->dx + n * in_n;
         const float *dyn = j->dy + n * out_n, *yn = j->pooled + n * out_n;
