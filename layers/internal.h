@@ -81,7 +81,7 @@ struct nn_layer {
     int index;              /* position in the model: messages, tensor names */
     nn_shape in, out;       /* per sample, set by infer */
     float *params, *grads;  /* param_count floats each, inside the model's buffers */
-    float *scratch;         /* scratch_per_sample * max_batch + scratch_for_batch floats */
+    float *scratch;         /* scratch_per_sample * max_batch + scratch_fixed floats */
     nn_rng *rng;            /* the model's training generator (dropout masks) */
 
     /* Dense or Conv2D followed by ReLU/Sigmoid/Tanh: compile sets `fused` on the Dense or
