@@ -44,6 +44,9 @@
  *   then the epilogue's row bias, im2col's masked block copy (A/B, 2 threads: conv2
  *   forward 1.37 -> 1.15, backward-weights 1.36 -> 1.16) and, for conv1, the transposed
  *   weight gradient with the bias summed per group (backward-weights 0.48 -> 0.28).
+ *   then the row bias added by the ISA's epilogue kernel in the same pass as the
+ *   activation (it was a scalar loop in the driver): conv1 forward 0.60 -> 0.46 at 1
+ *   thread, 0.33 -> 0.27 at 2 (conv2: within 2%).
  *   bench/RESULTS.md has the comparison with oneDNN's convolution primitives.
  *
  * Tried and measured slower, so not used: several samples per GEMM (the chunk's column

@@ -64,15 +64,6 @@ static int balanced_block(int extent, int block, int multiple)
     return round_up(ceil_div(extent, blocks), multiple);
 }
 
-/* C[i][j] += row_bias[i] over an m x n tile: the epilogue's first step, here rather than
- * in every ISA's kernel (the tile is in L1; this is a small share of a GEMM's time). */
-static void add_row_bias(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias)
-{
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-            c[(ptrdiff_t)i * ldc + j] += row_bias[i];
-}
-
 /* The tiles of one packed MC x NC block (rows ic, columns jc of the rectangle). */
 static void macro_kernel(const gemm_job *j, const gemm_rect *r, int ic, int jc, int pc,
                          int mc, int nc, int kc, float beta, int last_k)
@@ -93,11 +84,9 @@ static void macro_kernel(const gemm_job *j, const gemm_rect *r, int ic, int jc, 
             float *c = j->C + (ptrdiff_t)(row + ir) * j->ldc + col + jr;
             k->gemm_tile(m, n, kc, a0 + (ptrdiff_t)ir * (lda ? lda : kc), lda, b, ldb, c,
                          j->ldc, j->alpha, beta);
-            if (last_k && row_bias)
-                add_row_bias(m, n, c, j->ldc, row_bias + row + ir);
             if (last_k && j->epilogue)
-                k->epilogue(m, n, c, j->ldc, bias ? bias + col + jr : NULL,
-                            (int)j->epilogue->activation);
+                k->epilogue(m, n, c, j->ldc, row_bias ? row_bias + row + ir : NULL,
+                            bias ? bias + col + jr : NULL, (int)j->epilogue->activation);
         }
     }
 }
@@ -287,10 +276,9 @@ static void scale_only(const nn_gemm_kernels *k, int M, int N, float beta, float
         float *row = C + (ptrdiff_t)i * ldc;
         for (int j = 0; j < N; j++)
             row[j] = beta == 0.0f ? 0.0f : beta * row[j];
-        if (ep && ep->row_bias)
-            add_row_bias(1, N, row, ldc, ep->row_bias + i);
         if (ep)
-            k->epilogue(1, N, row, ldc, ep->bias, (int)ep->activation);
+            k->epilogue(1, N, row, ldc, ep->row_bias ? ep->row_bias + i : NULL, ep->bias,
+                        (int)ep->activation);
     }
 }
 

@@ -237,12 +237,15 @@ static void activate(size_t n, float *x, int act)
     }
 }
 
-static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act)
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act)
 {
     for (int i = 0; i < m; i++, c += ldc) {
         for (int j = 0; j < n; j += VL) {
             __m256i mask = first_lanes(n - j);
             __m256 v = _mm256_maskload_ps(c + j, mask);
+            if (row_bias)
+                v = _mm256_add_ps(v, _mm256_set1_ps(row_bias[i]));
             if (bias)
                 v = _mm256_add_ps(v, _mm256_maskload_ps(bias + j, mask));
             _mm256_maskstore_ps(c + j, mask, activate_ps(v, act));

@@ -285,12 +285,15 @@ static void activate(size_t n, float *x, int act)
     }
 }
 
-static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act)
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act)
 {
     for (int i = 0; i < m; i++, c += ldc) {
         for (int j = 0; j < n; j += VL) {
             __mmask16 mask = first_lanes(n - j);
             __m512 v = _mm512_maskz_loadu_ps(mask, c + j);
+            if (row_bias)
+                v = _mm512_add_ps(v, _mm512_set1_ps(row_bias[i]));
             if (bias)
                 v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias + j));
             _mm512_mask_storeu_ps(c + j, mask, activate_ps(v, act));

@@ -175,13 +175,16 @@ static inline float32x4_t activate_f32(float32x4_t x, int act)
     }
 }
 
-/* x[j] = act(x[j] + bias[j]) for j < n (bias may be NULL).  The tail runs the same
- * vector code on a zero-padded copy: each element's result depends on its value only. */
-static void activate_row(size_t n, float *x, const float *bias, int act)
+/* x[j] = act((x[j] + row_bias) + bias[j]) for j < n (either may be NULL: no add).  The
+ * tail runs the same vector code on a zero-padded copy: each element's result depends on
+ * its value only. */
+static void activate_row(size_t n, float *x, const float *row_bias, const float *bias, int act)
 {
     size_t j = 0;
     for (; j + VL <= n; j += VL) {
         float32x4_t v = vld1q_f32(x + j);
+        if (row_bias)
+            v = vaddq_f32(v, vdupq_n_f32(*row_bias));
         if (bias)
             v = vaddq_f32(v, vld1q_f32(bias + j));
         vst1q_f32(x + j, activate_f32(v, act));
@@ -192,17 +195,18 @@ static void activate_row(size_t n, float *x, const float *bias, int act)
         memcpy(xt, x + j, bytes);
         if (bias)
             memcpy(bt, bias + j, bytes);
-        activate_row(VL, xt, bias ? bt : NULL, act);
+        activate_row(VL, xt, row_bias, bias ? bt : NULL, act);
         memcpy(x + j, xt, bytes);
     }
 }
 
-static void activate(size_t n, float *x, int act) { activate_row(n, x, NULL, act); }
+static void activate(size_t n, float *x, int act) { activate_row(n, x, NULL, NULL, act); }
 
-static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act)
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act)
 {
     for (int i = 0; i < m; i++, c += ldc)
-        activate_row((size_t)n, c, bias, act);
+        activate_row((size_t)n, c, row_bias ? row_bias + i : NULL, bias, act);
 }
 
 static void sgd_update(size_t n, const nn_update_args *a, float *p, const float *g, float *v)

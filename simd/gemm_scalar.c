@@ -57,9 +57,12 @@ static void activate(size_t n, float *x, int act)
         x[i] = activate_one(x[i], act);
 }
 
-static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act)
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act)
 {
     for (int i = 0; i < m; i++, c += ldc) {
+        for (int j = 0; row_bias && j < n; j++)
+            c[j] += row_bias[i];
         for (int j = 0; bias && j < n; j++)
             c[j] += bias[j];
         activate((size_t)n, c, act);

@@ -47,8 +47,10 @@ typedef struct nn_gemm_kernels {
                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                       float alpha, float beta);
 
-    /* c[i][j] = act(c[i][j] + bias[j]) over an m x n block (bias may be NULL). */
-    void (*epilogue)(int m, int n, float *c, ptrdiff_t ldc, const float *bias, int act);
+    /* c[i][j] = act((c[i][j] + row_bias[i]) + bias[j]) over an m x n block; either bias
+     * may be NULL (then its add is skipped, not done with zero). */
+    void (*epilogue)(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act);
 
     /* x[i] = act(x[i]) over n contiguous floats; same arithmetic as epilogue. */
     void (*activate)(size_t n, float *x, int act);
