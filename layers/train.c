@@ -192,8 +192,33 @@ static nn_targets gather(nn_model *m, const nn_dataset *d, const int *order, int
 
 /* ---- Evaluation without allocation ------------------------------------------------------ */
 
+/* Samples per forward when nothing is trained (evaluate, predict, validation): as many as
+ * let the widest layer's input and output fit the L2 caches of the cores together, so
+ * each activation is read back from cache by the next layer, not from memory; but at
+ * least MIN_INFER_CHUNK (Dense layers' GEMMs need rows; the MLP loses a sixth of its
+ * speed in chunks of 128) and at most max_batch.  The cores, not the threads in use, so
+ * that a loss summed chunk by chunk does not depend on the thread count.  Measured on
+ * the MNIST CNN (conv1's output is 86 KB a sample) at batch 1000, 2 threads: chunks of
+ * 1000 -> 64 samples, 22.5k -> 28.2k images/s. */
+enum { MIN_INFER_CHUNK = 64 };
+
+static int inference_chunk(const nn_model *m)
+{
+    size_t widest = 1;
+    for (int i = 0; i < m->count; i++) {
+        size_t floats = nn_shape_size(m->layers[i]->in) + nn_shape_size(m->layers[i]->out);
+        widest = floats > widest ? floats : widest;
+    }
+    nn_engine_info info;
+    size_t fit = nn_engine_info_get(&info) == NN_OK
+                     ? info.l2_bytes * (size_t)info.physical_cores / (widest * sizeof(float))
+                     : (size_t)m->max_batch;
+    size_t chunk = fit > MIN_INFER_CHUNK ? fit : MIN_INFER_CHUNK;
+    return chunk < (size_t)m->max_batch ? (int)chunk : m->max_batch;
+}
+
 /* Mean loss over d and its confusion matrix in m->buffers->confusion (zeroed first), in
- * chunks of max_batch, with training off (no dropout).  Sets *scored when it could score
+ * inference chunks, with training off (no dropout).  Sets *scored when it could score
  * classes. */
 static nn_status evaluate_into(nn_model *m, const nn_dataset *d, double *loss, int *scored)
 {
@@ -201,8 +226,9 @@ static nn_status evaluate_into(nn_model *m, const nn_dataset *d, double *loss, i
     size_t width = b->out_size;
     memset(b->confusion, 0, width * width * sizeof(int64_t));
     double sum = 0;
-    for (int first = 0; first < d->count; first += m->max_batch) {
-        int n = d->count - first < m->max_batch ? d->count - first : m->max_batch;
+    int chunk = inference_chunk(m);
+    for (int first = 0; first < d->count; first += chunk) {
+        int n = d->count - first < chunk ? d->count - first : chunk;
         nn_targets t = targets_of(d, first);
         const float *x = d->x + (size_t)first * b->in_size;
         nn_status st = forward(m, x, n, 0);
@@ -487,8 +513,9 @@ nn_status nn_model_predict(nn_model *model, const float *x, int count, float *ou
         return nn_fail(NN_ERR_INVALID_ARGUMENT,
                        "nn_model_predict: need x and out for %d samples", count);
     struct nn_model_buffers *b = model->buffers;
-    for (int first = 0; first < count; first += model->max_batch) {
-        int n = count - first < model->max_batch ? count - first : model->max_batch;
+    int chunk = inference_chunk(model);
+    for (int first = 0; first < count; first += chunk) {
+        int n = count - first < chunk ? count - first : chunk;
         if ((st = forward(model, x + (size_t)first * b->in_size, n, 0)) != NN_OK)
             return st;
         memcpy(out + (size_t)first * b->out_size, b->act[model->count - 1],

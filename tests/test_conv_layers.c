@@ -371,6 +371,27 @@ Test(model, cnn_shapes_are_inferred)
     nn_model_free(m);
 }
 
+/* Inference runs in chunks sized to the caches (fewer samples than max_batch for this
+ * network); every sample must get the bits it gets alone. */
+Test(model, cnn_predicts_the_same_bits_in_chunks_as_alone)
+{
+    enum { N = 300 };
+    nn_model *m = mnist_cnn();
+    nn_optimizer opt = nn_adam(1e-3f);
+    cr_assert(nn_model_compile(m, &opt, NN_LOSS_CROSS_ENTROPY, N, 1) == NN_OK, "%s",
+              nn_last_error());
+    static float x[N * 784], together[N * 10], alone[N * 10];
+    for (int i = 0; i < N * 784; i++)
+        x[i] = (float)((i * 7919) % 251) / 251.0f;
+    cr_assert(nn_model_predict(m, x, N, together) == NN_OK, "%s", nn_last_error());
+    for (int n = 0; n < N; n++)
+        cr_assert(nn_model_predict(m, x + n * 784, 1, alone + n * 10) == NN_OK, "%s",
+                  nn_last_error());
+    cr_assert(memcmp(together, alone, sizeof alone) == 0,
+              "a sample's prediction depends on the samples around it");
+    nn_model_free(m);
+}
+
 /* nn_model_add's status and message for layer l after input `in`. */
 static nn_status add_after(nn_shape in, nn_layer *l, char *msg, size_t size)
 {
