@@ -63,7 +63,9 @@ typedef struct nn_layer_ops {
     /* Fills l->params from the generator (NULL: no parameters). */
     void (*init_params)(nn_layer *l, nn_rng *rng);
 
-    /* y [batch x out] from x [batch x in].  `training` turns on dropout. */
+    /* y [batch x out] from x [batch x in].  `training` turns on dropout and keeps what
+     * backward needs that y does not hold (max pooling's winners): backward follows a
+     * training forward of the same batch. */
     nn_status (*forward)(nn_layer *l, const float *x, float *y, int batch, int training);
 
     /* From dy [batch x out]: writes (not adds) the parameter gradients of this batch into

@@ -5,16 +5,15 @@
  * Shapes per sample: x [C, H, W], y [C, OH, OW] with OH = (H - size) / stride + 1 (OW
  * likewise).  No parameters.
  *
- * Max pooling keeps, for each output value, the offset of its winner within the
- * sample's input (0 .. C*H*W - 1) in l->scratch [batch, C, OH, OW], stored as a float:
- * exact, since infer refuses inputs of 2^24 floats or more.  Backward needs that forward
- * (of the same batch) and routes each dy to its winner.  The first maximum in row-major
- * window order wins ties; the first NaN wins over any number (takes_over), so a NaN
- * input reaches the output and fit's NaN check.
+ * Max pooling is the engine's nn_maxpool2d_forward, sample by sample: the first maximum
+ * in row-major window order wins ties and the first NaN wins over any number, so a NaN
+ * input reaches the output and fit's NaN check.  A training forward keeps, for each
+ * output value, the offset of its winner within the sample's input (0 .. C*H*W - 1) in
+ * l->scratch [batch, C, OH, OW], stored as a float: exact, since infer refuses inputs of
+ * 2^24 floats or more.  Backward routes each dy to its winner.
  */
 #include "internal.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,105 +52,32 @@ static int pool_describe(const nn_layer *l, char *buf, size_t size)
 
 static size_t maxpool_scratch_per_sample(const nn_layer *l) { return nn_shape_size(l->out); }
 
-/* Whether v takes over from the running winner `best` (the rule above): larger, or the
- * first NaN. */
-static inline int takes_over(float v, float best)
-{
-    return (v > best) | ((v != v) & (best == best));
-}
-
-/* t ? v : best through the bits, so that no branch is left to mispredict: winners are
- * data-dependent, and GCC compiled the plain ?: on floats into jumps (measured: max
- * pooling cost more than the convolution before it). */
-static inline float take_if(int t, float v, float best)
-{
-    uint32_t a, b, mask = 0u - (uint32_t)t;
-    memcpy(&a, &v, sizeof a);
-    memcpy(&b, &best, sizeof b);
-    a = (a & mask) | (b & ~mask);
-    memcpy(&v, &a, sizeof v);
-    return v;
-}
-
-/* The winner of one window with top-left corner x0 in plane x [H, W] (row length w): its
- * offset in the plane, without branches (take_if). */
-static int window_argmax(const float *x, int w, int size, int x0)
-{
-    int best_at = x0;
-    float best = x[x0];
-    for (int i = 0; i < size; i++)
-        for (int j = 0; j < size; j++) {
-            int at = x0 + i * w + j;
-            float v = x[at];
-            int take = takes_over(v, best);
-            best = take_if(take, v, best);
-            best_at = take ? at : best_at;
-        }
-    return best_at;
-}
-
-/* One output row of 2 x 2 windows at stride 2, the common case: input rows top and
- * bottom (w floats apart, top starting at plane offset first_at), y[ox] and its
- * winner's plane offset. */
-static void maxpool_row_2x2(const float *restrict top, const float *restrict bottom, int w,
-                            int first_at, int ow, float *restrict y, float *restrict winner)
-{
-    for (size_t ox = 0; ox < (size_t)ow; ox++) {
-        float a = top[2 * ox], b = top[2 * ox + 1], c = bottom[2 * ox], d = bottom[2 * ox + 1];
-        float best = a;
-        int off = 0, t = takes_over(b, best);
-        best = take_if(t, b, best), off = t ? 1 : off;
-        t = takes_over(c, best);
-        best = take_if(t, c, best), off = t ? w : off;
-        t = takes_over(d, best);
-        best = take_if(t, d, best), off = t ? w + 1 : off;
-        y[ox] = best;
-        winner[ox] = (float)(first_at + 2 * (int)ox + off);
-    }
-}
-
 typedef struct pool_job {
     nn_layer *l;
     const float *x, *dy, *pooled; /* pooled: the forward's y, read by backward */
     float *y, *dx;
+    float *winners; /* max forward: l->scratch when training, else NULL */
 } pool_job;
 
-/* Samples [first, end): y = window maxima of x, scratch = their offsets. */
+/* Samples [first, end): y = window maxima of x, and when training, scratch = their
+ * offsets (job->winners). */
 static void maxpool_forward_samples(void *ctx, size_t first, size_t end)
 {
     const pool_job *j = ctx;
     const nn_layer *l = j->l;
-    int c = l->in.dims[0], h = l->in.dims[1], w = l->in.dims[2];
-    int oh = l->out.dims[1], ow = l->out.dims[2];
-    int size = l->cfg.pool.size, stride = l->cfg.pool.stride;
     size_t in_n = nn_shape_size(l->in), out_n = nn_shape_size(l->out);
     for (size_t n = first; n < end; n++)
-        for (int ch = 0; ch < c; ch++) {
-            size_t plane = (size_t)ch * (size_t)h * (size_t)w;
-            const float *xp = j->x + n * in_n + plane;
-            size_t o = n * out_n + (size_t)ch * (size_t)oh * (size_t)ow;
-            if (size == 2 && stride == 2) {
-                for (int oy = 0; oy < oh; oy++, o += (size_t)ow) {
-                    const float *top = xp + (size_t)(2 * oy) * (size_t)w;
-                    maxpool_row_2x2(top, top + w, w, (int)plane + 2 * oy * w, ow, j->y + o,
-                                    l->scratch + o);
-                }
-                continue;
-            }
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++, o++) {
-                    int at = window_argmax(xp, w, size, oy * stride * w + ox * stride);
-                    j->y[o] = xp[at];
-                    l->scratch[o] = (float)(plane + (size_t)at);
-                }
-        }
+        /* Cannot fail: infer checked the sizes, and the pointers are the model's. */
+        (void)nn_maxpool2d_forward(l->in.dims[0], l->in.dims[1], l->in.dims[2],
+                                   l->cfg.pool.size, l->cfg.pool.stride, j->x + n * in_n,
+                                   j->y + n * out_n, j->winners ? j->winners + n * out_n : NULL);
 }
 
-/* y [batch, C, OH, OW] = window maxima of x [batch, C, H, W]; scratch = their offsets. */
+/* y [batch, C, OH, OW] = window maxima of x [batch, C, H, W]; when training, scratch =
+ * their offsets (inference skips them: a third of the stores). */
 static nn_status maxpool_forward(nn_layer *l, const float *x, float *y, int batch, int training)
 {
-    (void)training;
-    pool_job job = {.l = l, .x = x, .y = y};
+    pool_job job = {.l = l, .x = x, .y = y, .winners = training ? l->scratch : NULL};
     nn_parallel_ranges((size_t)batch, (size_t)batch * nn_shape_size(l->in),
                        maxpool_forward_samples, &job);
     return NN_OK;

@@ -274,10 +274,67 @@ static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, f
         }
 }
 
+/* Lanes i of *even and *odd = src[2i] and src[2i + 1], for i < count (count <= VL); the
+ * rest zero.  Reads nothing past src[2 * count - 1]. */
+static inline void load_pairs(const float *src, int count, __m256 *even, __m256 *odd)
+{
+    __m256 lo = _mm256_maskload_ps(src, first_lanes(2 * count));
+    __m256 hi = _mm256_maskload_ps(src + VL, first_lanes(2 * count - VL));
+    /* Per 128-bit lane: lo = x0 x1 x2 x3 | x4 x5 x6 x7, hi = x8 .. | x12 ..; the shuffles
+     * give x0 x2 x8 x10 | x4 x6 x12 x14, and swapping the middle 64-bit pairs orders them. */
+    __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 d = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(d), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* pool.h's rule, per lane (all ones where it holds): v larger than best, or the first NaN. */
+static inline __m256 takes_over(__m256 v, __m256 best)
+{
+    return _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                        _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
+                                      _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+}
+
+/* Eight windows a vector, as in the AVX-512 kernel: deinterleave, then blend. */
+static inline void maxpool_2x2_row(int n, const float *top, ptrdiff_t w, int top_at,
+                                   float *y, float *winner)
+{
+    const __m256 twice_lane = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256 offsets[3] = {_mm256_set1_ps(1.0f), _mm256_set1_ps((float)w),
+                               _mm256_set1_ps((float)w + 1.0f)};
+    for (int o = 0; o < n; o += VL) {
+        int count = n - o < VL ? n - o : VL;
+        __m256 v[4];
+        load_pairs(top + 2 * o, count, &v[0], &v[1]);
+        load_pairs(top + w + 2 * o, count, &v[2], &v[3]);
+        __m256 best = v[0], off = _mm256_setzero_ps();
+        for (int i = 1; i < 4; i++) {
+            __m256 t = takes_over(v[i], best);
+            best = _mm256_blendv_ps(best, v[i], t);
+            off = _mm256_blendv_ps(off, offsets[i - 1], t);
+        }
+        __m256i out = first_lanes(count);
+        _mm256_maskstore_ps(y + o, out, best);
+        if (winner) {
+            __m256 at = _mm256_add_ps(_mm256_set1_ps((float)(top_at + 2 * o)),
+                                      _mm256_add_ps(twice_lane, off));
+            _mm256_maskstore_ps(winner + o, out, at);
+        }
+    }
+}
+
+static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int top_at,
+                             float *y, float *winner)
+{
+    for (int r = 0; r < rows; r++, x += 2 * w, top_at += 2 * (int)w, y += n)
+        maxpool_2x2_row(n, x, w, top_at, y, winner ? winner + (ptrdiff_t)r * n : NULL);
+}
+
 const nn_gemm_kernels nn_kernels_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block,
+    .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
 };

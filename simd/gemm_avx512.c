@@ -322,10 +322,67 @@ static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, f
         }
 }
 
+/* Lanes i of *even and *odd = src[2i] and src[2i + 1], for i < count (count <= VL); the
+ * rest zero.  Reads nothing past src[2 * count - 1]. */
+static inline void load_pairs(const float *src, int count, __m512 *even, __m512 *odd)
+{
+    __m512 lo = _mm512_maskz_loadu_ps(first_lanes(2 * count), src);
+    __m512 hi = _mm512_maskz_loadu_ps(first_lanes(2 * count - VL), src + VL);
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                            26, 28, 30);
+    *even = _mm512_permutex2var_ps(lo, evens, hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), hi);
+}
+
+/* pool.h's rule, per lane: v larger than best, or v the first NaN. */
+static inline __mmask16 takes_over(__m512 v, __m512 best)
+{
+    return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+           (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+}
+
+/* Sixteen windows a vector: the window's four values deinterleaved from two rows, the
+ * winner and its offset (exact in a float: the engine keeps offsets below 2^24) chosen
+ * with masked blends. */
+static inline void maxpool_2x2_row(int n, const float *top, ptrdiff_t w, int top_at,
+                                   float *y, float *winner)
+{
+    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
+    const __m512 offsets[3] = {_mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
+                               _mm512_set1_ps((float)w + 1.0f)};
+    for (int o = 0; o < n; o += VL) {
+        int count = nn_min_int(VL, n - o);
+        __m512 v[4];
+        load_pairs(top + 2 * o, count, &v[0], &v[1]);
+        load_pairs(top + w + 2 * o, count, &v[2], &v[3]);
+        __m512 best = v[0], off = _mm512_setzero_ps();
+        for (int i = 1; i < 4; i++) {
+            __mmask16 t = takes_over(v[i], best);
+            best = _mm512_mask_blend_ps(t, best, v[i]);
+            off = _mm512_mask_blend_ps(t, off, offsets[i - 1]);
+        }
+        __mmask16 out = first_lanes(count);
+        _mm512_mask_storeu_ps(y + o, out, best);
+        if (winner) {
+            __m512 at = _mm512_add_ps(_mm512_set1_ps((float)(top_at + 2 * o)),
+                                      _mm512_add_ps(twice_lane, off));
+            _mm512_mask_storeu_ps(winner + o, out, at);
+        }
+    }
+}
+
+static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int top_at,
+                             float *y, float *winner)
+{
+    for (int r = 0; r < rows; r++, x += 2 * w, top_at += 2 * (int)w, y += n)
+        maxpool_2x2_row(n, x, w, top_at, y, winner ? winner + (ptrdiff_t)r * n : NULL);
+}
+
 const nn_gemm_kernels nn_kernels_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block,
+    .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
 };

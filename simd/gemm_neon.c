@@ -15,6 +15,7 @@
 #include "kernels.h"
 #include "pack.h"
 #include "block.h"
+#include "pool.h"
 #include "update.h"
 
 enum { MR = 8, NR = 12, VL = 4 };
@@ -226,10 +227,16 @@ static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, f
     nn_copy_block_loop(rows, cols, src, src_rs, dst, dst_rs);
 }
 
+static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int top_at, float *y,
+                             float *winner)
+{
+    nn_maxpool_2x2_rows_loop(rows, n, x, w, top_at, y, winner);
+}
+
 const nn_gemm_kernels nn_kernels_neon = {
     .name = "neon", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block,
+    .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
 };

@@ -69,6 +69,14 @@ typedef struct nn_gemm_kernels {
      * with one masked load and store.  The blocks do not overlap. */
     void (*copy_block)(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
                        ptrdiff_t dst_rs);
+
+    /* Output rows r < rows of 2 x 2 max pooling at stride 2, in a plane of row length w
+     * whose offset top_at holds x[0]: y[r*n + o] = the winner (pool.h's rule) of x[t],
+     * x[t + 1], x[t + w], x[t + w + 1] with t = 2r*w + 2o, for o < n; with winner
+     * non-NULL, winner[r*n + o] = top_at + t + 0, 1, w or w + 1 (where it was) as a
+     * float.  Reads no input past the last window. */
+    void (*maxpool_2x2_rows)(int rows, int n, const float *x, ptrdiff_t w, int top_at, float *y,
+                             float *winner);
 } nn_gemm_kernels;
 
 /* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */

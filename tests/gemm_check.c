@@ -11,7 +11,10 @@
  *  - the same bits whatever the threads, and for a block of C computed alone or as
  *    part of a larger product (operands read in place or packed);
  *  - the epilogue (bias + relu/sigmoid/tanh) against libm, same cases;
- *  - nn_vec_activate against libm and against the fused epilogue, bit for bit.
+ *  - nn_vec_activate against libm and against the fused epilogue, bit for bit;
+ *  - nn_maxpool2d_forward's 2 x 2 kernels against the scalar set's, bit for bit, at
+ *    every row length to 20 windows, with ties and NaNs (test_pool.c checks the scalar
+ *    set against the rule itself).
  * Per element: |C - ref| <= 2 (K + 2) FLT_EPSILON (|alpha| sum_k |a||b| + |beta||C0|),
  * plus 2e-6 (1 + |ref|) after an activation.
  *
@@ -415,6 +418,36 @@ static void check_vec_activate(const nn_isa *isas, int n_isas)
     }
 }
 
+/* Pools `planes` planes h x w on `isa` (y and winners after the planes' outputs). */
+static void maxpool_on(nn_isa isa, int planes, int h, int w, const float *x, float *out)
+{
+    size_t ny = (size_t)planes * (size_t)(h / 2) * (size_t)(w / 2);
+    nn_set_isa(isa);
+    report(nn_maxpool2d_forward(planes, h, w, 2, 2, x, out, out + ny) == NN_OK, "status: %s",
+           nn_last_error());
+}
+
+static void check_maxpool(const nn_isa *isas, int n_isas)
+{
+    enum { PLANES = 2, MAX_H = 5, MAX_W = 41 };
+    float x[PLANES * MAX_H * MAX_W], want[PLANES * MAX_H * MAX_W], got[PLANES * MAX_H * MAX_W];
+    for (int h = 2; h <= MAX_H; h++)
+        for (int w = 2; w <= MAX_W; w++) {
+            size_t n = (size_t)PLANES * (size_t)h * (size_t)w;
+            for (size_t i = 0; i < n; i++) /* five levels: ties; a NaN in about one in 9 */
+                x[i] = (i * 7 + (size_t)w) % 9 == 0 ? NAN : (float)((int)(uniform() * 2.5f));
+            size_t outputs = 2 * (size_t)PLANES * (size_t)(h / 2) * (size_t)(w / 2);
+            maxpool_on(NN_ISA_SCALAR, PLANES, h, w, x, want);
+            for (int s = 0; s < n_isas; s++) {
+                snprintf(where, sizeof where, "maxpool %s %dx%d", nn_isa_name(isas[s]), h, w);
+                maxpool_on(isas[s], PLANES, h, w, x, got);
+                report(memcmp(got, want, outputs * sizeof(float)) == 0,
+                       "y or winners differ from the scalar set's");
+            }
+        }
+    nn_set_isa(isas[n_isas - 1]);
+}
+
 int main(void)
 {
     char info[2048];
@@ -436,6 +469,7 @@ int main(void)
     check_epilogue(isas, n_isas);
     check_blocks(isas, n_isas);
     check_vec_activate(isas, n_isas);
+    check_maxpool(isas, n_isas);
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

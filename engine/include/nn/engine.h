@@ -212,6 +212,22 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
 nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, const float *dy,
                                      float *dw, float *dbias, float *workspace);
 
+/* ---- Max pooling --------------------------------------------------------------- */
+
+/*
+ * y [planes, OH, OW] = the maxima of x [planes, H, W] over size x size windows moved by
+ * stride, no padding: OH = (H - size) / stride + 1, OW likewise.  The first maximum in
+ * row-major window order wins ties; the first NaN wins over any number, so a NaN input
+ * reaches y.  With winner non-NULL, winner[o] = the offset in x of o's maximum
+ * (plane * H * W + row * W + column), as a float, exact since planes * H * W must then be
+ * below 2^24.  One thread (callers split the planes, e.g. by sample); 2 x 2 windows at
+ * stride 2 run the ISA's vector kernel, other windows a plain loop.
+ * @return NN_ERR_INVALID_ARGUMENT for sizes < 1 (planes < 0), a window larger than the
+ *         plane, 2^24 values or more with winners, or a NULL x or y.
+ */
+nn_status nn_maxpool2d_forward(int planes, int height, int width, int size, int stride,
+                               const float *x, float *y, float *winner);
+
 /* ---- Optimizer updates (one vectorized, threaded pass over the parameters) ------- */
 
 /* SGD settings, in PyTorch's convention. */
