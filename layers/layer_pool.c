@@ -83,33 +83,24 @@ static nn_status maxpool_forward(nn_layer *l, const float *x, float *y, int batc
     return NN_OK;
 }
 
-/* The gradient that reaches a winner: dy, or with the ReLU folded in, dy where the
- * pooled value is > 0 and 0 elsewhere. */
-static inline float routed(const nn_layer *l, float dy, float pooled)
-{
-    return !l->relu_backward || pooled > 0.0f ? dy : 0.0f;
-}
-
-/* Samples [first, end): dx = 0, then each dy added at its winner; with the ReLU before
- * folded in (l->relu_backward), only where the winner, y, is > 0: the ReLU's mask there,
- * the same for every window that winner wins.  Zeroed sample by sample, so the adds find
- * the sample's dx in cache. */
+/* Samples [first, end): dx from dy through the winners of the forward; with the ReLU
+ * before folded in (l->relu_backward), only where the winner, y, is > 0: the ReLU's mask
+ * there, the same for every window that winner wins. */
 static void maxpool_backward_samples(void *ctx, size_t first, size_t end)
 {
     const pool_job *j = ctx;
     const nn_layer *l = j->l;
     size_t in_n = nn_shape_size(l->in), out_n = nn_shape_size(l->out);
-    for (size_t n = first; n < end; n++) {
-        float *dxn = j->dx + n * in_n;
-        const float *dyn = j->dy + n * out_n, *yn = j->pooled + n * out_n;
-        const float *at = l->scratch + n * out_n;
-        memset(dxn, 0, in_n * sizeof *dxn);
-        for (size_t o = 0; o < out_n; o++)
-            dxn[(size_t)at[o]] += routed(l, dyn[o], yn[o]);
-    }
+    for (size_t n = first; n < end; n++)
+        /* Cannot fail: infer checked the sizes, and the pointers are the model's. */
+        (void)nn_maxpool2d_backward(l->in.dims[0], l->in.dims[1], l->in.dims[2],
+                                    l->cfg.pool.size, l->cfg.pool.stride, j->dy + n * out_n,
+                                    l->scratch + n * out_n,
+                                    l->relu_backward ? j->pooled + n * out_n : NULL,
+                                    j->dx + n * in_n);
 }
 
-/* dx [batch, C, H, W] = 0, then each dy [batch, C, OH, OW] added at its winner. */
+/* dx [batch, C, H, W] from dy [batch, C, OH, OW], through the forward's winners. */
 static nn_status maxpool_backward(nn_layer *l, const float *x, const float *y, const float *dy,
                                   float *dx, int batch)
 {

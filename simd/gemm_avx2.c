@@ -331,10 +331,53 @@ static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int t
         maxpool_2x2_row(n, x, w, top_at, y, winner ? winner + (ptrdiff_t)r * n : NULL);
 }
 
+/* dst[2i] = even lane i and dst[2i + 1] = odd lane i, for i < count (count <= VL). */
+static inline void store_pairs(float *dst, int count, __m256 even, __m256 odd)
+{
+    __m256 a = _mm256_unpacklo_ps(even, odd); /* e0 o0 e1 o1 | e4 o4 e5 o5 */
+    __m256 b = _mm256_unpackhi_ps(even, odd); /* e2 o2 e3 o3 | e6 o6 e7 o7 */
+    _mm256_maskstore_ps(dst, first_lanes(2 * count), _mm256_permute2f128_ps(a, b, 0x20));
+    _mm256_maskstore_ps(dst + VL, first_lanes(2 * count - VL), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+/* Eight windows a vector, as in the AVX-512 kernel. */
+static inline void maxpool_2x2_backward_row(int n, const float *dy, const float *winner,
+                                            const float *relu_y, ptrdiff_t w, int top_at,
+                                            float *dx)
+{
+    const __m256 twice_lane = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 places[4] = {zero, _mm256_set1_ps(1.0f), _mm256_set1_ps((float)w),
+                              _mm256_set1_ps((float)w + 1.0f)};
+    for (int o = 0; o < n; o += VL) {
+        int count = n - o < VL ? n - o : VL;
+        __m256i in = first_lanes(count);
+        __m256 g = _mm256_add_ps(_mm256_maskload_ps(dy + o, in), zero);
+        if (relu_y)
+            g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_maskload_ps(relu_y + o, in), zero, _CMP_GT_OQ));
+        __m256 off = _mm256_sub_ps(_mm256_maskload_ps(winner + o, in),
+                                   _mm256_add_ps(_mm256_set1_ps((float)(top_at + 2 * o)), twice_lane));
+        __m256 v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = _mm256_and_ps(g, _mm256_cmp_ps(off, places[i], _CMP_EQ_OQ));
+        store_pairs(dx + 2 * o, count, v[0], v[1]);
+        store_pairs(dx + w + 2 * o, count, v[2], v[3]);
+    }
+}
+
+static void maxpool_2x2_backward_rows(int rows, int n, const float *dy, const float *winner,
+                                      const float *relu_y, ptrdiff_t w, int top_at, float *dx)
+{
+    for (int r = 0; r < rows; r++, dy += n, winner += n, dx += 2 * w, top_at += 2 * (int)w)
+        maxpool_2x2_backward_row(n, dy, winner, relu_y ? relu_y + (ptrdiff_t)r * n : NULL, w,
+                                 top_at, dx);
+}
+
 const nn_gemm_kernels nn_kernels_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
     .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
+    .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
 };

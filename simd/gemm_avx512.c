@@ -379,10 +379,58 @@ static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int t
         maxpool_2x2_row(n, x, w, top_at, y, winner ? winner + (ptrdiff_t)r * n : NULL);
 }
 
+/* dst[2i] = even lane i and dst[2i + 1] = odd lane i, for i < count (count <= VL). */
+static inline void store_pairs(float *dst, int count, __m512 even, __m512 odd)
+{
+    const __m512i firsts = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22,
+                                             7, 23);
+    __m512 lo = _mm512_permutex2var_ps(even, firsts, odd);
+    __m512 hi = _mm512_permutex2var_ps(even, _mm512_add_epi32(firsts, _mm512_set1_epi32(8)), odd);
+    _mm512_mask_storeu_ps(dst, first_lanes(2 * count), lo);
+    _mm512_mask_storeu_ps(dst + VL, first_lanes(2 * count - VL), hi);
+}
+
+/* Sixteen windows a vector: each window's offset of its winner, compared with the four
+ * places, masks the gradient into four vectors, interleaved back into two rows. */
+static inline void maxpool_2x2_backward_row(int n, const float *dy, const float *winner,
+                                            const float *relu_y, ptrdiff_t w, int top_at,
+                                            float *dx)
+{
+    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 places[4] = {zero, _mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
+                              _mm512_set1_ps((float)w + 1.0f)};
+    for (int o = 0; o < n; o += VL) {
+        int count = nn_min_int(VL, n - o);
+        __mmask16 in = first_lanes(count);
+        __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy + o), zero);
+        if (relu_y)
+            g = _mm512_maskz_mov_ps(
+                _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in, relu_y + o), zero, _CMP_GT_OQ), g);
+        __m512 off = _mm512_sub_ps(_mm512_maskz_loadu_ps(in, winner + o),
+                                   _mm512_add_ps(_mm512_set1_ps((float)(top_at + 2 * o)), twice_lane));
+        __m512 v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(off, places[i], _CMP_EQ_OQ), g);
+        store_pairs(dx + 2 * o, count, v[0], v[1]);
+        store_pairs(dx + w + 2 * o, count, v[2], v[3]);
+    }
+}
+
+static void maxpool_2x2_backward_rows(int rows, int n, const float *dy, const float *winner,
+                                      const float *relu_y, ptrdiff_t w, int top_at, float *dx)
+{
+    for (int r = 0; r < rows; r++, dy += n, winner += n, dx += 2 * w, top_at += 2 * (int)w)
+        maxpool_2x2_backward_row(n, dy, winner, relu_y ? relu_y + (ptrdiff_t)r * n : NULL, w,
+                                 top_at, dx);
+}
+
 const nn_gemm_kernels nn_kernels_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
     .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
+    .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
 };

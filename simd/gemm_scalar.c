@@ -93,10 +93,17 @@ static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int t
     nn_maxpool_2x2_rows_loop(rows, n, x, w, top_at, y, winner);
 }
 
+static void maxpool_2x2_backward_rows(int rows, int n, const float *dy, const float *winner,
+                                      const float *relu_y, ptrdiff_t w, int top_at, float *dx)
+{
+    nn_maxpool_2x2_backward_rows_loop(rows, n, dy, winner, relu_y, w, top_at, dx);
+}
+
 const nn_gemm_kernels nn_kernels_scalar = {
     .name = "scalar", .mr = MR, .nr = NR, .vl = 1,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
     .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
+    .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
 };

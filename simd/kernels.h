@@ -77,6 +77,13 @@ typedef struct nn_gemm_kernels {
      * float.  Reads no input past the last window. */
     void (*maxpool_2x2_rows)(int rows, int n, const float *x, ptrdiff_t w, int top_at, float *y,
                              float *winner);
+
+    /* Its backward, same geometry: for r < rows, o < n, window (r, o)'s four dx values
+     * (dx[t], dx[t + 1], dx[t + w], dx[t + w + 1], t = 2r*w + 2o) are written: g + 0 at
+     * the winner (winner[r*n + o] - top_at), 0 at the others, where g = dy[r*n + o], or 0
+     * if relu_y is not NULL and relu_y[r*n + o] is not > 0.  Writes nothing else. */
+    void (*maxpool_2x2_backward_rows)(int rows, int n, const float *dy, const float *winner,
+                                      const float *relu_y, ptrdiff_t w, int top_at, float *dx);
 } nn_gemm_kernels;
 
 /* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */

@@ -62,4 +62,31 @@ static inline void nn_maxpool_2x2_rows_loop(int rows, int n, const float *x, ptr
         nn_maxpool_2x2_row_loop(n, x, w, top_at, y, winner ? winner + (ptrdiff_t)r * n : NULL);
 }
 
+/* One output row of kernels.h's maxpool_2x2_backward_rows.  g + 0 turns -0 into +0, as
+ * adding g to a zeroed dx does (the general windows' way). */
+static inline void nn_maxpool_2x2_backward_row_loop(int n, const float *dy, const float *winner,
+                                                    const float *relu_y, ptrdiff_t w, int top_at,
+                                                    float *dx)
+{
+    for (int o = 0; o < n; o++) {
+        float g = relu_y && !(relu_y[o] > 0.0f) ? 0.0f : dy[o] + 0.0f;
+        ptrdiff_t off = (ptrdiff_t)winner[o] - (top_at + 2 * o);
+        float *top = dx + 2 * o;
+        top[0] = off == 0 ? g : 0.0f;
+        top[1] = off == 1 ? g : 0.0f;
+        top[w] = off == w ? g : 0.0f;
+        top[w + 1] = off == w + 1 ? g : 0.0f;
+    }
+}
+
+/* kernels.h's maxpool_2x2_backward_rows, a row at a time. */
+static inline void nn_maxpool_2x2_backward_rows_loop(int rows, int n, const float *dy,
+                                                     const float *winner, const float *relu_y,
+                                                     ptrdiff_t w, int top_at, float *dx)
+{
+    for (int r = 0; r < rows; r++, dy += n, winner += n, dx += 2 * w, top_at += 2 * (int)w)
+        nn_maxpool_2x2_backward_row_loop(n, dy, winner, relu_y ? relu_y + (ptrdiff_t)r * n : NULL,
+                                         w, top_at, dx);
+}
+
 #endif /* NN_SIMD_POOL_H */

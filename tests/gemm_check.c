@@ -12,9 +12,9 @@
  *    part of a larger product (operands read in place or packed);
  *  - the epilogue (bias + relu/sigmoid/tanh) against libm, same cases;
  *  - nn_vec_activate against libm and against the fused epilogue, bit for bit;
- *  - nn_maxpool2d_forward's 2 x 2 kernels against the scalar set's, bit for bit, at
- *    every row length to 20 windows, with ties and NaNs (test_pool.c checks the scalar
- *    set against the rule itself).
+ *  - nn_maxpool2d_forward's and _backward's 2 x 2 kernels against the scalar set's, bit
+ *    for bit, at every row length to 20 windows, with ties and NaNs and the folded ReLU
+ *    (test_pool.c checks the scalar set against the rules themselves).
  * Per element: |C - ref| <= 2 (K + 2) FLT_EPSILON (|alpha| sum_k |a||b| + |beta||C0|),
  * plus 2e-6 (1 + |ref|) after an activation.
  *
@@ -418,31 +418,34 @@ static void check_vec_activate(const nn_isa *isas, int n_isas)
     }
 }
 
-/* Pools `planes` planes h x w on `isa` (y and winners after the planes' outputs). */
+/* Pools `planes` planes h x w on `isa`: out = y, then the winners, then dx of the
+ * backward of dy = x's first outputs with the ReLU folded in. */
 static void maxpool_on(nn_isa isa, int planes, int h, int w, const float *x, float *out)
 {
     size_t ny = (size_t)planes * (size_t)(h / 2) * (size_t)(w / 2);
     nn_set_isa(isa);
     report(nn_maxpool2d_forward(planes, h, w, 2, 2, x, out, out + ny) == NN_OK, "status: %s",
            nn_last_error());
+    report(nn_maxpool2d_backward(planes, h, w, 2, 2, x, out + ny, out, out + 2 * ny) == NN_OK,
+           "status: %s", nn_last_error());
 }
 
 static void check_maxpool(const nn_isa *isas, int n_isas)
 {
     enum { PLANES = 2, MAX_H = 5, MAX_W = 41 };
-    float x[PLANES * MAX_H * MAX_W], want[PLANES * MAX_H * MAX_W], got[PLANES * MAX_H * MAX_W];
+    float x[PLANES * MAX_H * MAX_W], want[2 * PLANES * MAX_H * MAX_W], got[2 * PLANES * MAX_H * MAX_W];
     for (int h = 2; h <= MAX_H; h++)
         for (int w = 2; w <= MAX_W; w++) {
             size_t n = (size_t)PLANES * (size_t)h * (size_t)w;
             for (size_t i = 0; i < n; i++) /* five levels: ties; a NaN in about one in 9 */
                 x[i] = (i * 7 + (size_t)w) % 9 == 0 ? NAN : (float)((int)(uniform() * 2.5f));
-            size_t outputs = 2 * (size_t)PLANES * (size_t)(h / 2) * (size_t)(w / 2);
+            size_t outputs = 2 * (size_t)PLANES * (size_t)(h / 2) * (size_t)(w / 2) + n;
             maxpool_on(NN_ISA_SCALAR, PLANES, h, w, x, want);
             for (int s = 0; s < n_isas; s++) {
                 snprintf(where, sizeof where, "maxpool %s %dx%d", nn_isa_name(isas[s]), h, w);
                 maxpool_on(isas[s], PLANES, h, w, x, got);
                 report(memcmp(got, want, outputs * sizeof(float)) == 0,
-                       "y or winners differ from the scalar set's");
+                       "y, winners or dx differ from the scalar set's");
             }
         }
     nn_set_isa(isas[n_isas - 1]);

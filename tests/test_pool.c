@@ -1,8 +1,9 @@
 /*
- * test_pool.c — nn_maxpool2d_forward against the rule written out plainly, on every
- * supported ISA: the 2 x 2 stride-2 kernels at every row length up to 35 outputs (tails
- * of the 8- and 16-lane vectors, odd widths), other windows and strides, ties and NaNs;
- * and its argument errors.
+ * test_pool.c — nn_maxpool2d_forward and _backward against the rules written out
+ * plainly, on every supported ISA: the 2 x 2 stride-2 kernels at every row length up to
+ * 35 outputs (tails of the 8- and 16-lane vectors, odd widths and heights), other
+ * windows and strides (overlapping: the gradient sums), ties and NaNs, with and without
+ * a folded ReLU; and the argument errors.
  */
 #include "gemm_reference.h"
 
@@ -35,6 +36,43 @@ static void fill_levels(float *x, size_t n, int nan_every, test_rng *rng) {
     }
 }
 
+/* dx = 0, then each dy added at its winner; with relu_y, only where relu_y > 0. */
+static void reference_backward(size_t nx, size_t ny, const float *dy, const float *winner,
+                               const float *relu_y, float *dx) {
+    for (size_t i = 0; i < nx; i++)
+        dx[i] = 0.0f;
+    for (size_t o = 0; o < ny; o++)
+        if (!relu_y || relu_y[o] > 0.0f)
+            dx[(size_t)winner[o]] += dy[o];
+}
+
+/* The backward from the forward's winners, on random dy (some -0, to check it comes out
+ * +0 as from a zeroed dx), into a dx that starts as NaN, with and without the ReLU. */
+static void check_backward(nn_isa isa, int planes, int h, int w, int size, int stride,
+                           const float *y, const float *winner, test_rng *rng) {
+    int oh = (h - size) / stride + 1, ow = (w - size) / stride + 1;
+    size_t nx = (size_t)planes * h * w, ny = (size_t)planes * oh * ow;
+    float *dy = test_alloc(ny * sizeof *dy), *dx = test_alloc(nx * sizeof *dx);
+    float *want = test_alloc(nx * sizeof *want);
+    fill_uniform(dy, ny, rng);
+    for (size_t o = 0; o < ny; o += 5)
+        dy[o] = -0.0f;
+    for (int relu = 0; relu < 2; relu++) {
+        const float *relu_y = relu ? y : NULL;
+        for (size_t i = 0; i < nx; i++)
+            dx[i] = NAN;
+        reference_backward(nx, ny, dy, winner, relu_y, want);
+        cr_assert(nn_maxpool2d_backward(planes, h, w, size, stride, dy, winner, relu_y, dx) ==
+                      NN_OK, "%s", nn_last_error());
+        for (size_t i = 0; i < nx; i++)
+            cr_assert(memcmp(&dx[i], &want[i], sizeof dx[i]) == 0,
+                      "[%s] backward%s, %d planes %dx%d, window %d stride %d, dx[%zu] = %g, "
+                      "want %g", nn_isa_name(isa), relu ? " with the ReLU" : "", planes, h, w,
+                      size, stride, i, dx[i], want[i]);
+    }
+    free(dy), free(dx), free(want);
+}
+
 static void check_shape(nn_isa isa, int planes, int h, int w, int size, int stride,
                         int nan_every, uint64_t seed) {
     int oh = (h - size) / stride + 1, ow = (w - size) / stride + 1;
@@ -56,6 +94,7 @@ static void check_shape(nn_isa isa, int planes, int h, int w, int size, int stri
         cr_assert(memcmp(&y_only[o], &want_y[o], sizeof y[o]) == 0,
                   "[%s] without winners, output %zu differs", nn_isa_name(isa), o);
     }
+    check_backward(isa, planes, h, w, size, stride, y, win, &rng);
     free(x), free(y), free(win), free(y_only), free(want_y), free(want_win);
 }
 
@@ -90,4 +129,9 @@ Test(maxpool, bad_arguments) {
     cr_assert(nn_maxpool2d_forward(1 << 12, 64, 64, 2, 2, x, y, win) == NN_ERR_INVALID_ARGUMENT);
     cr_assert(strstr(nn_last_error(), "2^24"), "%s", nn_last_error());
     cr_assert(nn_maxpool2d_forward(0, 4, 4, 2, 2, NULL, NULL, NULL) == NN_OK);
+    cr_assert(nn_maxpool2d_backward(1, 4, 4, 2, 2, y, NULL, NULL, x) == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "winner is NULL"), "%s", nn_last_error());
+    cr_assert(nn_maxpool2d_backward(1, 4, 4, 2, 2, NULL, win, NULL, x) == NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "dy is NULL"), "%s", nn_last_error());
+    cr_assert(nn_maxpool2d_backward(1, 4, 4, 3, 0, y, win, NULL, x) == NN_ERR_INVALID_ARGUMENT);
 }

@@ -228,6 +228,16 @@ nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, co
 nn_status nn_maxpool2d_forward(int planes, int height, int width, int size, int stride,
                                const float *x, float *y, float *winner);
 
+/* dx [planes, H, W] = the gradient for x of the forward above, given dy [planes, OH, OW]
+ * and that forward's winners: each dy goes to its window's winner (summed where windows
+ * overlap), zero elsewhere; dx is overwritten.  With relu_y non-NULL (the forward's y,
+ * with a ReLU before the pooling folded in), dy passes only where relu_y > 0.  One
+ * thread, like the forward.
+ * @return NN_ERR_INVALID_ARGUMENT as the forward, or for a NULL dy, winner or dx. */
+nn_status nn_maxpool2d_backward(int planes, int height, int width, int size, int stride,
+                                const float *dy, const float *winner, const float *relu_y,
+                                float *dx);
+
 /* ---- Optimizer updates (one vectorized, threaded pass over the parameters) ------- */
 
 /* SGD settings, in PyTorch's convention. */
