@@ -275,9 +275,7 @@ static void im2col(const conv_geom *g, const float *x_n, float *col)
 }
 
 /* Adds one row of the column matrix back into its input channel dx_ch [H, W] (the taps
- * that read padding are dropped).  Plain loops, not masked vector adds: neighbouring
- * taps add into the same input values one float apart, and a masked store cannot
- * forward to the next tap's load (measured: conv2's backward-data 2.48 -> 3.14 ms). */
+ * that read padding are dropped): col2im's way for strides_w > 1. */
 static void col2im_row(const conv_geom *g, const tap_window *t, const float *row, float *dx_ch)
 {
     const nn_conv2d_desc *d = &g->d;
@@ -285,23 +283,82 @@ static void col2im_row(const conv_geom *g, const tap_window *t, const float *row
     ptrdiff_t out_rs = (ptrdiff_t)d->stride_h * d->width;
     float *out = dx_ch + t->oh_lo * out_rs + t->shift;
     const float *in = row + (size_t)t->oh_lo * (size_t)ow;
-    for (int r = 0; r < rows; r++, in += ow, out += out_rs) {
-        if (stride == 1)
-            for (int i = t->ow_lo; i < t->ow_hi; i++)
-                out[i] += in[i];
-        else
-            for (int i = t->ow_lo; i < t->ow_hi; i++)
-                out[(ptrdiff_t)i * stride] += in[i];
+    for (int r = 0; r < rows; r++, in += ow, out += out_rs)
+        for (int i = t->ow_lo; i < t->ow_hi; i++)
+            out[(ptrdiff_t)i * stride] += in[i];
+}
+
+/* col2im for stride_w 1, input row y of every channel at a time: the terms that reach a
+ * dx row are column-matrix row segments shifted by the tap's column, one per tap (ki,
+ * kj) whose output row oh = (y + pad_h - ki*dil_h) / stride_h is whole and in range,
+ * and they are the same for every channel but for where the channel's rows start.  The
+ * ISA's sum_shifted adds them in registers, in tap order from 0 (the bits of zeroing dx
+ * and adding the taps in order), and stores each row once.  Against that scatter (plain
+ * loops: neighbouring taps add into the same values one float apart, and a masked store
+ * cannot forward to the next tap's load, so a vector scatter was slower still), conv2's
+ * backward-data at batch 64: 2.87-2.92 -> 2.34-2.39 ms at 1 thread, 1.42-1.50 ->
+ * 1.19-1.24 ms at 2.  Terms worked out per channel row instead of once per y, and a
+ * kernel call per channel, measured half that gain. */
+enum { COL2IM_TERMS = NN_SUM_SHIFTED_TERMS }; /* per call; larger kernels take several */
+
+/* The terms of input row y's col2im, as sum_shifted takes them, for channel 0 (channel
+ * ch's are C*KH*KW*P floats later), from the taps [*next_tap, KH*KW) in order, at most
+ * COL2IM_TERMS: returns how many, and moves *next_tap past the taps it looked at. */
+static int row_terms(const conv_geom *g, int y, int *next_tap, ptrdiff_t *offset, int *lo,
+                     int *hi)
+{
+    const nn_conv2d_desc *d = &g->d;
+    int count = 0, taps = d->kernel_h * d->kernel_w;
+    for (; *next_tap < taps && count < COL2IM_TERMS; ++*next_tap) {
+        int ki = *next_tap / d->kernel_w, kj = *next_tap % d->kernel_w;
+        int r = y + d->pad_h - ki * d->dilation_h;
+        if (r < 0 || r % d->stride_h || r / d->stride_h >= g->oh)
+            continue;
+        /* dx column x takes output column x - shift, inside [0, OW) */
+        int shift = kj * d->dilation_w - d->pad_w;
+        int first = shift > 0 ? shift : 0, end = g->ow + shift < d->width ? g->ow + shift : d->width;
+        if (first >= end)
+            continue;
+        offset[count] = (ptrdiff_t)*next_tap * g->P + (ptrdiff_t)(r / d->stride_h) * g->ow - shift;
+        lo[count] = first;
+        hi[count++] = end;
+    }
+    return count;
+}
+
+static void col2im_gathered(const conv_geom *g, const float *col, float *dx_n)
+{
+    const nn_conv2d_desc *d = &g->d;
+    size_t plane = (size_t)d->height * (size_t)d->width;
+    size_t channel_rows = (size_t)d->kernel_h * (size_t)d->kernel_w * (size_t)g->P;
+    ptrdiff_t offset[COL2IM_TERMS];
+    int lo[COL2IM_TERMS], hi[COL2IM_TERMS];
+    for (int y = 0; y < d->height; y++) {
+        int next_tap = 0, add = 0, count;
+        do { /* one pass per COL2IM_TERMS terms, the first from 0, the rest adding */
+            count = row_terms(g, y, &next_tap, offset, lo, hi);
+            if (count == 0 && add)
+                break;
+            g->k->sum_shifted(d->width, count, offset, lo, hi, d->in_channels, col,
+                              (ptrdiff_t)channel_rows, add, dx_n + (size_t)y * (size_t)d->width,
+                              (ptrdiff_t)plane);
+            add = 1;
+        } while (next_tap < d->kernel_h * d->kernel_w);
     }
 }
 
-/* dx_n [C, H, W] = col2im(col [K x P]): zeroed, then the taps accumulated in row-major
- * order.  Every input value gets its terms in that order, channel by channel or not, so
- * the loop can take the taps outermost and work out each one's window once. */
+/* dx_n [C, H, W] = col2im(col [K x P]): the taps accumulated in row-major order, from 0
+ * (the same order either way).  With stride_w > 1, zeroed then scattered: every input
+ * value gets its terms in that order, channel by channel or not, so the loop can take
+ * the taps outermost and work out each one's window once. */
 static void col2im(const conv_geom *g, const float *col, float *dx_n)
 {
     const nn_conv2d_desc *d = &g->d;
     size_t plane = (size_t)d->height * (size_t)d->width, taps = (size_t)d->kernel_h * d->kernel_w;
+    if (d->stride_w == 1) {
+        col2im_gathered(g, col, dx_n);
+        return;
+    }
     memset(dx_n, 0, g->in_floats * sizeof *dx_n);
     for (int ki = 0; ki < d->kernel_h; ki++)
         for (int kj = 0; kj < d->kernel_w; kj++) {

@@ -274,6 +274,28 @@ static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, f
         }
 }
 
+/* Whole vectors of dst, each term a masked load added in registers, as in the AVX-512
+ * kernel. */
+static void sum_shifted(int n, int count, const ptrdiff_t *offset, const int *lo, const int *hi,
+                        int planes, const float *src, ptrdiff_t src_stride, int add, float *dst,
+                        ptrdiff_t dst_stride)
+{
+    __m256i in[NN_SUM_SHIFTED_TERMS];
+    for (int j = 0; j < n; j += VL) {
+        __m256i out = first_lanes(n - j);
+        for (int t = 0; t < count; t++)
+            in[t] = _mm256_andnot_si256(first_lanes(lo[t] - j), first_lanes(hi[t] - j));
+        const float *s = src + j;
+        float *d = dst + j;
+        for (int p = 0; p < planes; p++, s += src_stride, d += dst_stride) {
+            __m256 acc = add ? _mm256_maskload_ps(d, out) : _mm256_setzero_ps();
+            for (int t = 0; t < count; t++)
+                acc = _mm256_add_ps(acc, _mm256_maskload_ps(s + offset[t], in[t]));
+            _mm256_maskstore_ps(d, out, acc);
+        }
+    }
+}
+
 /* Lanes i of *even and *odd = src[2i] and src[2i + 1], for i < count (count <= VL); the
  * rest zero.  Reads nothing past src[2 * count - 1]. */
 static inline void load_pairs(const float *src, int count, __m256 *even, __m256 *odd)
@@ -378,6 +400,6 @@ const nn_gemm_kernels nn_kernels_avx2 = {
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
+    .copy_block = copy_block, .sum_shifted = sum_shifted, .maxpool_2x2_rows = maxpool_2x2_rows,
     .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
 };

@@ -322,6 +322,29 @@ static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, f
         }
 }
 
+/* A vector of dst at a time, each term a masked load (its lanes in [lo, hi)) added in
+ * registers: no read-modify-write of dst per term, which a masked store could not
+ * forward to the next term's load.  The masks are the same for every plane. */
+static void sum_shifted(int n, int count, const ptrdiff_t *offset, const int *lo, const int *hi,
+                        int planes, const float *src, ptrdiff_t src_stride, int add, float *dst,
+                        ptrdiff_t dst_stride)
+{
+    __mmask16 in[NN_SUM_SHIFTED_TERMS];
+    for (int j = 0; j < n; j += VL) {
+        __mmask16 out = first_lanes(n - j);
+        for (int t = 0; t < count; t++)
+            in[t] = (__mmask16)(first_lanes(hi[t] - j) & ~first_lanes(lo[t] - j));
+        const float *s = src + j;
+        float *d = dst + j;
+        for (int p = 0; p < planes; p++, s += src_stride, d += dst_stride) {
+            __m512 acc = add ? _mm512_maskz_loadu_ps(out, d) : _mm512_setzero_ps();
+            for (int t = 0; t < count; t++)
+                acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(in[t], s + offset[t]));
+            _mm512_mask_storeu_ps(d, out, acc);
+        }
+    }
+}
+
 /* Lanes i of *even and *odd = src[2i] and src[2i + 1], for i < count (count <= VL); the
  * rest zero.  Reads nothing past src[2 * count - 1]. */
 static inline void load_pairs(const float *src, int count, __m512 *even, __m512 *odd)
@@ -431,6 +454,6 @@ const nn_gemm_kernels nn_kernels_avx512 = {
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
+    .copy_block = copy_block, .sum_shifted = sum_shifted, .maxpool_2x2_rows = maxpool_2x2_rows,
     .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
 };

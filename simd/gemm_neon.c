@@ -227,6 +227,13 @@ static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, f
     nn_copy_block_loop(rows, cols, src, src_rs, dst, dst_rs);
 }
 
+static void sum_shifted(int n, int count, const ptrdiff_t *offset, const int *lo, const int *hi,
+                        int planes, const float *src, ptrdiff_t src_stride, int add, float *dst,
+                        ptrdiff_t dst_stride)
+{
+    nn_sum_shifted_loop(n, count, offset, lo, hi, planes, src, src_stride, add, dst, dst_stride);
+}
+
 static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int top_at, float *y,
                              float *winner)
 {
@@ -244,6 +251,6 @@ const nn_gemm_kernels nn_kernels_neon = {
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block, .maxpool_2x2_rows = maxpool_2x2_rows,
+    .copy_block = copy_block, .sum_shifted = sum_shifted, .maxpool_2x2_rows = maxpool_2x2_rows,
     .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
 };

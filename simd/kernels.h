@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 
+/* The most terms one sum_shifted call takes. */
+enum { NN_SUM_SHIFTED_TERMS = 32 };
+
 /* Activation codes; engine/ checks they match the public nn_activation values. */
 enum { NN_KACT_NONE = 0, NN_KACT_RELU, NN_KACT_SIGMOID, NN_KACT_TANH };
 
@@ -69,6 +72,15 @@ typedef struct nn_gemm_kernels {
      * with one masked load and store.  The blocks do not overlap. */
     void (*copy_block)(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
                        ptrdiff_t dst_rs);
+
+    /* For each plane p < planes, with s = src + p*src_stride and d = dst + p*dst_stride:
+     * d[x] for x < n = (add ? d[x] : 0) + the terms t < count in order, where term t is
+     * s[offset[t] + x] for lo[t] <= x < hi[t] and nothing elsewhere (0 <= lo, hi <= n,
+     * count <= NN_SUM_SHIFTED_TERMS): the same row of col2im in every channel, gathered in
+     * registers and stored once.  s[offset[t] + x] is read only inside [lo[t], hi[t]). */
+    void (*sum_shifted)(int n, int count, const ptrdiff_t *offset, const int *lo, const int *hi,
+                        int planes, const float *src, ptrdiff_t src_stride, int add, float *dst,
+                        ptrdiff_t dst_stride);
 
     /* Output rows r < rows of 2 x 2 max pooling at stride 2, in a plane of row length w
      * whose offset top_at holds x[0]: y[r*n + o] = the winner (pool.h's rule) of x[t],

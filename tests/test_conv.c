@@ -255,6 +255,20 @@ Test(conv, one_by_one_is_a_gemm) {
     conv_data_free(&c);
 }
 
+/* col2im sums at most 32 taps per pass (NN_SUM_SHIFTED_TERMS): a 7x7 kernel (49 taps),
+ * with padding and dilation, needs two on every ISA. */
+Test(conv, kernel_of_more_taps_than_one_col2im_pass) {
+    nn_conv2d_desc d = {.batch = 2, .in_channels = 2, .height = 12, .width = 19, .out_channels = 3,
+                        .kernel_h = 7, .kernel_w = 7, .stride_h = 1, .stride_w = 1,
+                        .pad_h = 3, .pad_w = 2, .dilation_h = 1, .dilation_w = 2};
+    FOR_EACH_SUPPORTED_ISA(isa) {
+        use_engine(isa, 2);
+        conv_data c = conv_data_new(d, 49);
+        check_backward(&c, isa);
+        conv_data_free(&c);
+    }
+}
+
 /* ---- Same bits for 1, 2, 3 threads -------------------------------------------------- */
 
 typedef struct conv_outputs {
