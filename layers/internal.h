@@ -102,6 +102,11 @@ struct nn_layer {
     int backward_in_next;
     int relu_backward;
 
+    /* Flatten or Reshape after another layer: compile sets `view`, and the layer's output
+     * and gradient are the previous layer's buffers (the same floats under another
+     * shape), so the model runs neither its forward nor its backward: no copies. */
+    int view;
+
     union {
         struct { int units; nn_init init; } dense;
         struct { nn_activation act; } activation; /* relu, sigmoid, tanh */

@@ -210,6 +210,8 @@ static void fuse_layers(nn_model *m)
         nn_layer *l = m->layers[i];
         l->fused = NN_ACT_NONE;
         l->fused_into_previous = l->backward_in_next = l->relu_backward = 0;
+        l->view = i > 0 && (strcmp(l->ops->kind, "flatten") == 0 ||
+                            strcmp(l->ops->kind, "reshape") == 0);
     }
     for (int i = 1; i < m->count; i++) {
         if (fusable(m, i)) {
@@ -243,11 +245,13 @@ static size_t plan_arena(nn_model *m, struct nn_model_buffers *b, char *base)
         size_t out = nn_shape_size(l->out);
         size_t scratch = l->ops->scratch_per_sample ? l->ops->scratch_per_sample(l) : 0;
         size_t fixed = l->ops->scratch_fixed ? l->ops->scratch_fixed(l) : 0;
-        b->act[i] = l->fused_into_previous ? b->act[i - 1]
-                                           : carve(base, &off, batch * out * sizeof(float));
+        b->act[i] = l->fused_into_previous || l->view
+                        ? b->act[i - 1]
+                        : carve(base, &off, batch * out * sizeof(float));
         /* the ReLU's output gradient is never formed: its input gradient stands in */
-        b->grad[i] = l->backward_in_next ? b->grad[i - 1]
-                                         : carve(base, &off, batch * out * sizeof(float));
+        b->grad[i] = l->backward_in_next || l->view
+                         ? b->grad[i - 1]
+                         : carve(base, &off, batch * out * sizeof(float));
         scratch = batch * scratch + fixed;
         l->scratch = scratch ? carve(base, &off, scratch * sizeof(float)) : NULL;
     }
@@ -395,6 +399,8 @@ static void summary_row(const nn_model *m, int i, text *t)
     put(t, "%-6d %-9s %-18s %10zu  %s", i, l->ops->kind, shape, layer_params(l), details);
     if (l->fused_into_previous) /* set by compile */
         put(t, "%s[fused into layer %d]", details[0] ? " " : "", i - 1);
+    if (l->view)
+        put(t, "%s[a view of layer %d's output]", details[0] ? " " : "", i - 1);
     put(t, "\n");
 }
 

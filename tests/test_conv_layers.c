@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../layers/internal.h"
+#include "../layers/model_buffers.h"
 #include "gradcheck.h"
 #include "temp_dir.h"
 
@@ -358,6 +358,9 @@ Test(model, cnn_shapes_are_inferred)
     cr_assert(strstr(summary, "filters=32 kernel=3 stride=1 padding=0 init=he_normal"), "%s",
               summary);
     cr_assert(strstr(summary, "maxpool2d"), "%s", summary);
+    /* Flatten is a view: the pooling's buffers under another shape, nothing copied */
+    cr_assert(strstr(summary, "[a view of layer 5's output]"), "%s", summary);
+    cr_assert(m->buffers->act[6] == m->buffers->act[5] && m->buffers->grad[6] == m->buffers->grad[5]);
     float x[2 * 784], y[20];
     for (int i = 0; i < 2 * 784; i++)
         x[i] = (float)(i % 17) / 17.0f;
