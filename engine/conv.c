@@ -374,15 +374,29 @@ static void col2im(const conv_geom *g, const float *col, float *dx_n)
 
 /* ---- Batch split -------------------------------------------------------------- */
 
-/* One call's arguments; run() does samples [first, end) of one group with that group's
- * column matrix and partial dW. */
+/* One group's samples [first, end) and its share of the workspace. */
+typedef struct conv_group {
+    int first, end;
+    float *col;      /* column matrix [K x P] */
+    float *dw_part;  /* partial dW (or dW^T) [OC*K], then db [OC] */
+    float *conv_out; /* fused pooling: a sample's convolution output or its gradient [OC x P] */
+    float *bias_sum; /* fused pooling: the group's bias-gradient sums, OC doubles (as bytes) */
+} conv_group;
+
+/* One call's arguments; run() does one group. */
 typedef struct conv_job {
     conv_geom g;
     const float *x, *w, *bias, *dy;
     nn_activation act;
     int want_bias; /* backward-weights: sum db too */
     float *y, *dx, *dw;
-    nn_status (*run)(const struct conv_job *j, int first, int end, float *col, float *dw_part);
+    /* The fused max pooling (pool_size 0: none): where the forward keeps its winners
+     * (unless NULL), the winners the backward reads, and the pooled y whose > 0 is a
+     * ReLU's mask (backward, or NULL). */
+    int pool_size, pool_stride;
+    float *winners_out;
+    const float *winners, *relu_y;
+    nn_status (*run)(const struct conv_job *j, const conv_group *grp);
 } conv_job;
 
 static int conv_groups(const conv_geom *g)
@@ -390,14 +404,44 @@ static int conv_groups(const conv_geom *g)
     return g->d.batch < NN_CONV2D_GROUPS ? g->d.batch : NN_CONV2D_GROUPS;
 }
 
+static size_t col_floats(const conv_geom *g) { return (size_t)g->K * (size_t)g->P; }
+
+/* The plain workspace (nn_conv2d_workspace_floats), rounded up to a cache line; the fused
+ * pooling's per-group regions come after it. */
+static size_t plain_floats(const conv_geom *g)
+{
+    return (NN_CONV2D_GROUPS * (col_floats(g) + partial_floats(g)) + 15) / 16 * 16;
+}
+
+/* One group's region for the fused pooling: the bias sums, then one convolution output. */
+static size_t pool_group_floats(const conv_geom *g)
+{
+    size_t oc = (size_t)g->d.out_channels;
+    return (oc * (sizeof(double) / sizeof(float)) + oc * (size_t)g->P + 15) / 16 * 16;
+}
+
+size_t nn_conv2d_maxpool_workspace_floats(const nn_conv2d_desc *c)
+{
+    conv_geom g;
+    if (conv_geom_init("nn_conv2d_maxpool_workspace_floats", c, &g) != NN_OK)
+        return 0;
+    return plain_floats(&g) + NN_CONV2D_GROUPS * pool_group_floats(&g);
+}
+
 static nn_status run_group(const conv_job *j, int group, int groups, float *workspace)
 {
     const conv_geom *g = &j->g;
-    size_t col_floats = (size_t)g->K * (size_t)g->P;
-    float *dw_part = workspace + NN_CONV2D_GROUPS * col_floats + (size_t)group * partial_floats(g);
-    int first = (int)((long long)g->d.batch * group / groups);
-    int end = (int)((long long)g->d.batch * (group + 1) / groups);
-    return j->run(j, first, end, workspace + (size_t)group * col_floats, dw_part);
+    conv_group grp = {
+        .first = (int)((long long)g->d.batch * group / groups),
+        .end = (int)((long long)g->d.batch * (group + 1) / groups),
+        .col = workspace + (size_t)group * col_floats(g),
+        .dw_part = workspace + NN_CONV2D_GROUPS * col_floats(g) + (size_t)group * partial_floats(g),
+    };
+    if (j->pool_size) {
+        grp.bias_sum = workspace + plain_floats(g) + (size_t)group * pool_group_floats(g);
+        grp.conv_out = grp.bias_sum + (size_t)g->d.out_channels * (sizeof(double) / sizeof(float));
+    }
+    return j->run(j, &grp);
 }
 
 /* Runs every group, on as many threads as `flops` pays for (at most one per group); one
@@ -439,13 +483,12 @@ static nn_status forward_sample(const conv_geom *g, const float *x_n, const floa
                        col, g->P, 0.0f, y_n, g->P, &epilogue);
 }
 
-static nn_status forward_run(const conv_job *j, int first, int end, float *col, float *dw_part)
+static nn_status forward_run(const conv_job *j, const conv_group *grp)
 {
-    (void)dw_part;
     nn_status status = NN_OK;
-    for (int n = first; status == NN_OK && n < end; n++)
+    for (int n = grp->first; status == NN_OK && n < grp->end; n++)
         status = forward_sample(&j->g, j->x + (size_t)n * j->g.in_floats, j->w, j->bias, j->act,
-                                j->y + (size_t)n * j->g.out_floats, col);
+                                j->y + (size_t)n * j->g.out_floats, grp->col);
     return status;
 }
 
@@ -468,18 +511,24 @@ nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float
 
 /* ---- Backward ----------------------------------------------------------------- */
 
-static nn_status data_run(const conv_job *j, int first, int end, float *col, float *dw_part)
+/* dx_n = col2im(W^T [K x OC] . dy_n [OC x P]), through col. */
+static nn_status data_sample(const conv_geom *g, const float *w, const float *dy_n, float *col,
+                             float *dx_n)
 {
-    (void)dw_part;
+    nn_status status = nn_sgemm(NN_TRANS, NN_NO_TRANS, g->K, g->P, g->d.out_channels, 1.0f, w,
+                                g->K, dy_n, g->P, 0.0f, col, g->P);
+    if (status == NN_OK)
+        col2im(g, col, dx_n);
+    return status;
+}
+
+static nn_status data_run(const conv_job *j, const conv_group *grp)
+{
     const conv_geom *g = &j->g;
     nn_status status = NN_OK;
-    for (int n = first; status == NN_OK && n < end; n++) {
-        /* dcol [K x P] = W^T [K x OC] . dy_n [OC x P] */
-        status = nn_sgemm(NN_TRANS, NN_NO_TRANS, g->K, g->P, g->d.out_channels, 1.0f, j->w, g->K,
-                          j->dy + (size_t)n * g->out_floats, g->P, 0.0f, col, g->P);
-        if (status == NN_OK)
-            col2im(g, col, j->dx + (size_t)n * g->in_floats);
-    }
+    for (int n = grp->first; status == NN_OK && n < grp->end; n++)
+        status = data_sample(g, j->w, j->dy + (size_t)n * g->out_floats, grp->col,
+                             j->dx + (size_t)n * g->in_floats);
     return status;
 }
 
@@ -531,26 +580,33 @@ static void bias_partial(const conv_geom *g, const float *dy, int first, int end
     }
 }
 
-/* dW_part [OC x K] (or dW^T [K x OC]) = sum over the group's samples, in order, of
- * dy_n . col_n^T (or col_n . dy_n^T); then the group's db after it. */
-static nn_status weights_run(const conv_job *j, int first, int end, float *col, float *dw_part)
+/* dW_part [OC x K] (or dW^T [K x OC]) = beta * dW_part + dy_n . col_n^T (or col_n .
+ * dy_n^T), with col_n = im2col(x_n) in col. */
+static nn_status weights_sample(const conv_geom *g, const float *x_n, const float *dy_n,
+                                float beta, float *col, float *dw_part)
+{
+    int oc = g->d.out_channels;
+    im2col(g, x_n, col);
+    if (weights_transposed(g))
+        return nn_sgemm(NN_NO_TRANS, NN_TRANS, g->K, oc, g->P, 1.0f, col, g->P, dy_n, g->P, beta,
+                        dw_part, oc);
+    return nn_sgemm(NN_NO_TRANS, NN_TRANS, oc, g->K, g->P, 1.0f, dy_n, g->P, col, g->P, beta,
+                    dw_part, g->K);
+}
+
+/* dW_part = the sum over the group's samples, in order, of their weight gradients; then
+ * the group's db after it. */
+static nn_status weights_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
-    int oc = g->d.out_channels;
     nn_status status = NN_OK;
     if (j->want_bias)
-        bias_partial(g, j->dy, first, end, dw_part + (size_t)oc * (size_t)g->K);
-    for (int n = first; status == NN_OK && n < end; n++) {
-        const float *dy_n = j->dy + (size_t)n * g->out_floats;
-        float beta = n == first ? 0.0f : 1.0f;
-        im2col(g, j->x + (size_t)n * g->in_floats, col);
-        if (weights_transposed(g))
-            status = nn_sgemm(NN_NO_TRANS, NN_TRANS, g->K, oc, g->P, 1.0f, col, g->P, dy_n, g->P,
-                              beta, dw_part, oc);
-        else
-            status = nn_sgemm(NN_NO_TRANS, NN_TRANS, oc, g->K, g->P, 1.0f, dy_n, g->P, col, g->P,
-                              beta, dw_part, g->K);
-    }
+        bias_partial(g, j->dy, grp->first, grp->end,
+                     grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K);
+    for (int n = grp->first; status == NN_OK && n < grp->end; n++)
+        status = weights_sample(g, j->x + (size_t)n * g->in_floats,
+                                j->dy + (size_t)n * g->out_floats, n == grp->first ? 0.0f : 1.0f,
+                                grp->col, grp->dw_part);
     return status;
 }
 
@@ -590,6 +646,144 @@ nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, co
         status = run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
     if (status != NN_OK)
         return status;
-    sum_partials(&j.g, workspace + NN_CONV2D_GROUPS * (size_t)j.g.K * (size_t)j.g.P, dw, dbias);
+    sum_partials(&j.g, workspace + NN_CONV2D_GROUPS * col_floats(&j.g), dw, dbias);
+    return status;
+}
+
+/* ---- Max pooling fused after the convolution ----------------------------------- */
+
+/* One sample's pooled output: OC planes of the pooling's output. */
+static size_t pooled_floats(const conv_job *j)
+{
+    const conv_geom *g = &j->g;
+    size_t ph = (size_t)((g->oh - j->pool_size) / j->pool_stride + 1);
+    size_t pw = (size_t)((g->ow - j->pool_size) / j->pool_stride + 1);
+    return (size_t)g->d.out_channels * ph * pw;
+}
+
+/* The pooling's window against the convolution's output, before anything runs (the
+ * pooling calls inside the groups then cannot fail). */
+static nn_status check_pool_window(const char *fn, const conv_job *j)
+{
+    const conv_geom *g = &j->g;
+    if (j->pool_size < 1 || j->pool_stride < 1)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: pool_size %d, pool_stride %d; both must be >= 1",
+                       fn, j->pool_size, j->pool_stride);
+    if (j->pool_size > g->oh || j->pool_size > g->ow)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                       "%s: pool window %d is larger than the %d x %d convolution output", fn,
+                       j->pool_size, g->oh, g->ow);
+    if ((j->winners || j->winners_out) && g->out_floats >= (size_t)1 << 24)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                       "%s: the convolution's output holds 2^24 or more values per sample, too "
+                       "many for exact float winner offsets", fn);
+    return NN_OK;
+}
+
+static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
+{
+    const conv_geom *g = &j->g;
+    size_t pooled = pooled_floats(j);
+    nn_status status = NN_OK;
+    for (int n = grp->first; status == NN_OK && n < grp->end; n++) {
+        status = forward_sample(g, j->x + (size_t)n * g->in_floats, j->w, j->bias, j->act,
+                                grp->conv_out, grp->col);
+        if (status == NN_OK)
+            status = nn_maxpool2d_forward(g->d.out_channels, g->oh, g->ow, j->pool_size,
+                                          j->pool_stride, grp->conv_out, j->y + (size_t)n * pooled,
+                                          j->winners_out ? j->winners_out + (size_t)n * pooled
+                                                         : NULL);
+    }
+    return status;
+}
+
+nn_status nn_conv2d_forward_maxpool(const nn_conv2d_desc *c, int pool_size, int pool_stride,
+                                    const float *x, const float *w, const float *bias,
+                                    nn_activation act, float *y, float *winners,
+                                    float *workspace)
+{
+    static const char fn[] = "nn_conv2d_forward_maxpool";
+    conv_job j = {.x = x, .w = w, .bias = bias, .act = act, .y = y, .pool_size = pool_size,
+                  .pool_stride = pool_stride, .winners_out = winners, .run = forward_pooled_run};
+    nn_status status = conv_geom_for_compute(fn, c, &j.g);
+    const char *const names[] = {"x", "w", "y", "workspace"};
+    const void *const ptrs[] = {x, w, y, workspace};
+    if (status == NN_OK)
+        status = check_pointers(fn, names, ptrs, 4);
+    if (status == NN_OK)
+        status = check_pool_window(fn, &j);
+    if (status == NN_OK && (act < NN_ACT_NONE || act > NN_ACT_TANH))
+        status = nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)act);
+    if (status == NN_OK)
+        status = run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
+    return status;
+}
+
+/* sums[oc] (doubles, kept as bytes: the workspace is only float-aligned) += the sum of
+ * dy_n's row oc, or = it for the group's first sample: bias_partial's order. */
+static void add_bias_sums(const conv_geom *g, const float *dy_n, int first, float *sums)
+{
+    for (int oc = 0; oc < g->d.out_channels; oc++) {
+        double sum = 0.0;
+        if (!first)
+            memcpy(&sum, (char *)sums + (size_t)oc * sizeof sum, sizeof sum);
+        sum += row_sum(dy_n + (size_t)oc * (size_t)g->P, g->P);
+        memcpy((char *)sums + (size_t)oc * sizeof sum, &sum, sizeof sum);
+    }
+}
+
+/* Per sample: the pooling's backward into conv_out (the convolution's output gradient,
+ * in cache), then the weight gradient and dx from it; the group's db last. */
+static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
+{
+    const conv_geom *g = &j->g;
+    size_t pooled = pooled_floats(j);
+    nn_status status = NN_OK;
+    for (int n = grp->first; status == NN_OK && n < grp->end; n++) {
+        size_t at = (size_t)n * pooled;
+        status = nn_maxpool2d_backward(g->d.out_channels, g->oh, g->ow, j->pool_size,
+                                       j->pool_stride, j->dy + at, j->winners + at,
+                                       j->relu_y ? j->relu_y + at : NULL, grp->conv_out);
+        if (status == NN_OK && j->want_bias)
+            add_bias_sums(g, grp->conv_out, n == grp->first, grp->bias_sum);
+        if (status == NN_OK)
+            status = weights_sample(g, j->x + (size_t)n * g->in_floats, grp->conv_out,
+                                    n == grp->first ? 0.0f : 1.0f, grp->col, grp->dw_part);
+        if (status == NN_OK && j->dx)
+            status = data_sample(g, j->w, grp->conv_out, grp->col,
+                                 j->dx + (size_t)n * g->in_floats);
+    }
+    float *db_part = grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K;
+    for (int oc = 0; status == NN_OK && j->want_bias && oc < g->d.out_channels; oc++) {
+        double sum;
+        memcpy(&sum, (char *)grp->bias_sum + (size_t)oc * sizeof sum, sizeof sum);
+        db_part[oc] = (float)sum;
+    }
+    return status;
+}
+
+nn_status nn_conv2d_backward_maxpool(const nn_conv2d_desc *c, int pool_size, int pool_stride,
+                                     const float *x, const float *w, const float *dy,
+                                     const float *winners, const float *relu_y, float *dx,
+                                     float *dw, float *dbias, float *workspace)
+{
+    static const char fn[] = "nn_conv2d_backward_maxpool";
+    conv_job j = {.x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .want_bias = dbias != NULL,
+                  .pool_size = pool_size, .pool_stride = pool_stride,
+                  .winners = winners, .relu_y = relu_y,
+                  .run = backward_pooled_run};
+    nn_status status = conv_geom_for_compute(fn, c, &j.g);
+    const char *const names[] = {"x", "w", "dy", "winners", "dw", "workspace"};
+    const void *const ptrs[] = {x, w, dy, winners, dw, workspace};
+    if (status == NN_OK)
+        status = check_pointers(fn, names, ptrs, 6);
+    if (status == NN_OK)
+        status = check_pool_window(fn, &j);
+    double flops = 2.0 * c->batch * j.g.out_floats * j.g.K * (dx ? 2 : 1);
+    if (status == NN_OK)
+        status = run_groups(fn, &j, flops, workspace);
+    if (status != NN_OK)
+        return status;
+    sum_partials(&j.g, workspace + NN_CONV2D_GROUPS * col_floats(&j.g), dw, dbias);
     return status;
 }

@@ -269,6 +269,134 @@ Test(conv, kernel_of_more_taps_than_one_col2im_pass) {
     }
 }
 
+/* ---- Max pooling fused after the convolution -------------------------------------- */
+
+/* The separate path's results, to compare the fused calls' bits with. */
+typedef struct pooled_run {
+    float *y, *winners, *dx, *dw, *db;
+} pooled_run;
+
+static pooled_run pooled_run_new(const conv_data *c, size_t pooled) {
+    pooled_run r = {test_alloc(pooled * sizeof(float)), test_alloc(pooled * sizeof(float)),
+                    test_alloc(c->nx * sizeof(float)), test_alloc(c->nw * sizeof(float)),
+                    test_alloc((size_t)c->d.out_channels * sizeof(float))};
+    return r;
+}
+
+static void pooled_run_free(pooled_run *r) {
+    free(r->y), free(r->winners), free(r->dx), free(r->dw), free(r->db);
+}
+
+/* nn_conv2d_forward, nn_maxpool2d_forward per sample, then nn_maxpool2d_backward per
+ * sample and the two backward calls: what the fused calls must equal. */
+static void run_separately(const conv_data *c, int size, int stride, nn_activation act,
+                           const float *dy, int relu_mask, pooled_run *r) {
+    const nn_conv2d_desc *d = &c->d;
+    size_t plane = (size_t)c->oh * c->ow, per_out = (size_t)d->out_channels * plane;
+    size_t per_pooled = (size_t)d->out_channels * (size_t)((c->oh - size) / stride + 1) *
+                        (size_t)((c->ow - size) / stride + 1);
+    float *full = test_alloc(c->ny * sizeof(float)), *dfull = test_alloc(c->ny * sizeof(float));
+    float *ws = workspace_for(d);
+    cr_assert(nn_conv2d_forward(d, c->x, c->w, c->b, act, full, ws) == NN_OK, "%s", nn_last_error());
+    for (int n = 0; n < d->batch; n++) {
+        size_t o = (size_t)n * per_out, p = (size_t)n * per_pooled;
+        cr_assert(nn_maxpool2d_forward(d->out_channels, c->oh, c->ow, size, stride, full + o,
+                                       r->y + p, r->winners + p) == NN_OK);
+        cr_assert(nn_maxpool2d_backward(d->out_channels, c->oh, c->ow, size, stride, dy + p,
+                                        r->winners + p, relu_mask ? r->y + p : NULL,
+                                        dfull + o) == NN_OK);
+    }
+    cr_assert(nn_conv2d_backward_weights(d, c->x, dfull, r->dw, r->db, ws) == NN_OK);
+    cr_assert(nn_conv2d_backward_data(d, dfull, c->w, r->dx, ws) == NN_OK);
+    free(full), free(dfull), free(ws);
+}
+
+static void assert_same_bits(const float *got, const float *want, size_t n, const char *what,
+                             const char *label) {
+    for (size_t i = 0; i < n; i++)
+        cr_assert(memcmp(&got[i], &want[i], sizeof got[i]) == 0, "%s %s[%zu]: %.9g, want %.9g",
+                  label, what, i, got[i], want[i]);
+}
+
+/* The fused calls on 1, 2 and 3 threads against the separate path, bit for bit: with
+ * and without the ReLU, and the backward without dx or db too. */
+static void check_fused_pooling(const conv_data *c, nn_isa isa, int size, int stride) {
+    const nn_conv2d_desc *d = &c->d;
+    if (size > c->oh || size > c->ow)
+        return;
+    size_t pooled = (size_t)d->batch * d->out_channels * (size_t)((c->oh - size) / stride + 1) *
+                    (size_t)((c->ow - size) / stride + 1);
+    float *dy = test_alloc(pooled * sizeof(float));
+    test_rng rng = {pooled};
+    fill_uniform(dy, pooled, &rng);
+    size_t ws_floats = nn_conv2d_maxpool_workspace_floats(d);
+    cr_assert(ws_floats > nn_conv2d_workspace_floats(d), "%s", nn_last_error());
+    float *ws = test_alloc(ws_floats * sizeof(float));
+    for (int relu = 0; relu < 2; relu++) {
+        nn_activation act = relu ? NN_ACT_RELU : NN_ACT_NONE;
+        pooled_run want = pooled_run_new(c, pooled), got = pooled_run_new(c, pooled);
+        use_engine(isa, 1);
+        run_separately(c, size, stride, act, dy, relu, &want);
+        for (int threads = 1; threads <= 3; threads++) {
+            use_engine(isa, threads);
+            char label[300];
+            snprintf(label, sizeof label, "%s pool %d/%d, %d threads",
+                     desc_label(d, isa, relu ? "fused relu" : "fused"), size, stride, threads);
+            cr_assert(nn_conv2d_forward_maxpool(d, size, stride, c->x, c->w, c->b, act, got.y,
+                                                got.winners, ws) == NN_OK, "%s", nn_last_error());
+            assert_same_bits(got.y, want.y, pooled, "y", label);
+            assert_same_bits(got.winners, want.winners, pooled, "winners", label);
+            cr_assert(nn_conv2d_backward_maxpool(d, size, stride, c->x, c->w, dy, got.winners,
+                                                 relu ? got.y : NULL, got.dx, got.dw, got.db,
+                                                 ws) == NN_OK, "%s", nn_last_error());
+            assert_same_bits(got.dx, want.dx, c->nx, "dx", label);
+            assert_same_bits(got.dw, want.dw, c->nw, "dw", label);
+            assert_same_bits(got.db, want.db, (size_t)d->out_channels, "db", label);
+            cr_assert(nn_conv2d_backward_maxpool(d, size, stride, c->x, c->w, dy, got.winners,
+                                                 relu ? got.y : NULL, NULL, got.dw, NULL,
+                                                 ws) == NN_OK, "%s", nn_last_error());
+            assert_same_bits(got.dw, want.dw, c->nw, "dw without dx and db", label);
+        }
+        pooled_run_free(&want), pooled_run_free(&got);
+    }
+    free(dy), free(ws);
+}
+
+Test(conv, fused_max_pooling_gives_the_bits_of_the_separate_calls) {
+    static const int windows[][2] = {{2, 2}, {3, 2}, {2, 1}};
+    FOR_EACH_SUPPORTED_ISA(isa) {
+        test_rng rng = {0x9001ull};
+        for (int i = 0; i < 12; i++) {
+            conv_data c = conv_data_new(random_desc(&rng), 2000 + (uint64_t)i);
+            check_fused_pooling(&c, isa, windows[i % 3][0], windows[i % 3][1]);
+            conv_data_free(&c);
+        }
+        nn_conv2d_desc mnist2 = {.batch = 9, .in_channels = 32, .height = 13, .width = 13,
+                                 .out_channels = 64, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
+                                 .stride_w = 1, .dilation_h = 1, .dilation_w = 1};
+        conv_data c = conv_data_new(mnist2, 77);
+        check_fused_pooling(&c, isa, 2, 2);
+        conv_data_free(&c);
+    }
+}
+
+Test(conv, fused_max_pooling_bad_windows) {
+    nn_conv2d_desc d = {.batch = 1, .in_channels = 1, .height = 6, .width = 6, .out_channels = 1,
+                        .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1,
+                        .dilation_h = 1, .dilation_w = 1};
+    float x[36] = {0}, w[9] = {0}, y[16], win[16], ws[4096];
+    cr_assert(nn_conv2d_maxpool_workspace_floats(&d) <= 4096);
+    cr_assert(nn_conv2d_forward_maxpool(&d, 5, 1, x, w, NULL, NN_ACT_NONE, y, win, ws) ==
+              NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "larger than the 4 x 4 convolution output"), "%s",
+              nn_last_error());
+    cr_assert(nn_conv2d_forward_maxpool(&d, 2, 0, x, w, NULL, NN_ACT_NONE, y, win, ws) ==
+              NN_ERR_INVALID_ARGUMENT);
+    cr_assert(nn_conv2d_backward_maxpool(&d, 2, 2, x, w, y, NULL, NULL, NULL, w, NULL, ws) ==
+              NN_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(nn_last_error(), "winners is NULL"), "%s", nn_last_error());
+}
+
 /* ---- Same bits for 1, 2, 3 threads -------------------------------------------------- */
 
 typedef struct conv_outputs {

@@ -238,6 +238,41 @@ nn_status nn_maxpool2d_backward(int planes, int height, int width, int size, int
                                 const float *dy, const float *winner, const float *relu_y,
                                 float *dx);
 
+/* ---- Convolution with max pooling fused after it ---------------------------------- */
+
+/* Floats of workspace nn_conv2d_forward_maxpool and nn_conv2d_backward_maxpool need: the
+ * plain calls' (above), then per sample group one convolution output (out_channels *
+ * out_h * out_w floats) and out_channels doubles.  Like the plain size, independent of
+ * the batch and the thread count; 0 for an invalid descriptor. */
+size_t nn_conv2d_maxpool_workspace_floats(const nn_conv2d_desc *c);
+
+/*
+ * y = maxpool(act(conv(x, w) + bias)), sample by sample, so that the convolution's output
+ * stays in the workspace, in cache, and only the pooled values are stored: y [batch,
+ * out_channels, PH, PW] with PH = (out_h - pool_size) / pool_stride + 1 (PW likewise), and
+ * when winners is not NULL each pooled value's winner as nn_maxpool2d_forward keeps it,
+ * per sample (its offset in the sample's [out_channels, out_h, out_w] output).  The same
+ * bits as nn_conv2d_forward then nn_maxpool2d_forward per sample.
+ * @return NN_ERR_INVALID_ARGUMENT as nn_conv2d_forward, or for a pool window < 1 or
+ *         larger than the convolution's output, or 2^24 output values a sample or more
+ *         with winners.
+ */
+nn_status nn_conv2d_forward_maxpool(const nn_conv2d_desc *c, int pool_size, int pool_stride,
+                                    const float *x, const float *w, const float *bias,
+                                    nn_activation act, float *y, float *winners,
+                                    float *workspace);
+
+/* Its backward, from dy [batch, out_channels, PH, PW] and the forward's winners, sample by
+ * sample: nn_maxpool2d_backward into the workspace (with relu_y, the forward's y, dy
+ * passes only where relu_y > 0: the backward of a ReLU activation), then the weight
+ * gradient (dw, and dbias unless NULL, both overwritten) and, unless dx is NULL, dx.  The
+ * same bits as nn_maxpool2d_backward then nn_conv2d_backward_weights and _data; the
+ * same for any thread count. */
+nn_status nn_conv2d_backward_maxpool(const nn_conv2d_desc *c, int pool_size, int pool_stride,
+                                     const float *x, const float *w, const float *dy,
+                                     const float *winners, const float *relu_y, float *dx,
+                                     float *dw, float *dbias, float *workspace);
+
 /* ---- Optimizer updates (one vectorized, threaded pass over the parameters) ------- */
 
 /* SGD settings, in PyTorch's convention. */
