@@ -107,6 +107,16 @@ struct nn_layer {
      * shape), so the model runs neither its forward nor its backward: no copies. */
     int view;
 
+    /* Conv2D followed by MaxPool2D, directly or through a ReLU fused into it: compile
+     * points the convolution's `fused_pool` at the pooling layer and sets the pooling's
+     * `fused_into_conv`.  The convolution then runs the engine's fused calls
+     * (nn_conv2d_forward_maxpool / _backward_maxpool): its output buffer holds the pooled
+     * values (the pooling's output and gradient buffers are the convolution's), the
+     * winners go to the pooling's scratch, and the model skips the pooling.  The bits are
+     * those of the layers apart. */
+    nn_layer *fused_pool;
+    int fused_into_conv;
+
     union {
         struct { int units; nn_init init; } dense;
         struct { nn_activation act; } activation; /* relu, sigmoid, tanh */
@@ -119,6 +129,12 @@ struct nn_layer {
 
 /* Allocates a zeroed layer with these ops (NULL and a message if out of memory). */
 nn_layer *nn_layer_new(const nn_layer_ops *ops);
+
+/* Floats per sample of the output the layer stores: its own, or the fused pooling's. */
+static inline size_t nn_layer_stored_out(const nn_layer *l)
+{
+    return nn_shape_size(l->fused_pool ? l->fused_pool->out : l->out);
+}
 
 /* Runs fn(ctx, first, end) over [0, count) cut into one contiguous range per thread;
  * `floats` is the work's size, under which (or inside a parallel region) it runs on the

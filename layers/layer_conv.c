@@ -63,7 +63,7 @@ static size_t conv_param_count(const nn_layer *l)
 static size_t conv_scratch_fixed(const nn_layer *l)
 {
     nn_conv2d_desc c = conv_desc(l, l->in, 1);
-    return nn_conv2d_workspace_floats(&c);
+    return l->fused_pool ? nn_conv2d_maxpool_workspace_floats(&c) : nn_conv2d_workspace_floats(&c);
 }
 
 /* W from the initializer (fan_in C*K*K, fan_out F*K*K), b = 0. */
@@ -75,23 +75,35 @@ static void conv_init_params(nn_layer *l, nn_rng *rng)
     memset(l->params + wcount, 0, (size_t)f * sizeof *l->params);
 }
 
-/* y [batch, F, OH, OW] = act(conv(x [batch, C, H, W], W [F, C*K*K]) + b [F]) */
+/* y [batch, F, OH, OW] = act(conv(x [batch, C, H, W], W [F, C*K*K]) + b [F]); with a
+ * pooling fused, y is the pooled [batch, F, PH, PW] and its winners, when training, go
+ * to the pooling's scratch for backward. */
 static nn_status conv_forward(nn_layer *l, const float *x, float *y, int batch, int training)
 {
-    (void)training;
     nn_conv2d_desc c = conv_desc(l, l->in, batch);
     const float *w = l->params, *b = w + (size_t)l->cfg.conv.filters * (size_t)conv_fan_in(l);
-    return nn_conv2d_forward(&c, x, w, b, l->fused, y, l->scratch);
+    const nn_layer *pool = l->fused_pool;
+    if (!pool)
+        return nn_conv2d_forward(&c, x, w, b, l->fused, y, l->scratch);
+    return nn_conv2d_forward_maxpool(&c, pool->cfg.pool.size, pool->cfg.pool.stride, x, w, b,
+                                     l->fused, y, training ? pool->scratch : NULL, l->scratch);
 }
 
 /* From dy [batch, F, OH, OW]: dW [F, C*K*K], db [F] and, if dx, dx [batch, C, H, W].
- * With an activation fused, dy is already the pre-activation gradient (see layer_dense.c). */
+ * With an activation fused, dy is already the pre-activation gradient (see layer_dense.c).
+ * With a pooling fused, dy and y are pooled, and the ReLU's backward is folded in when the
+ * pooling has it (relu_backward). */
 static nn_status conv_backward(nn_layer *l, const float *x, const float *y, const float *dy,
                                float *dx, int batch)
 {
-    (void)y;
     nn_conv2d_desc c = conv_desc(l, l->in, batch);
     size_t wcount = (size_t)l->cfg.conv.filters * (size_t)conv_fan_in(l);
+    const nn_layer *pool = l->fused_pool;
+    if (pool)
+        return nn_conv2d_backward_maxpool(&c, pool->cfg.pool.size, pool->cfg.pool.stride, x,
+                                          l->params, dy, pool->scratch,
+                                          pool->relu_backward ? y : NULL, dx, l->grads,
+                                          l->grads + wcount, l->scratch);
     nn_status st = nn_conv2d_backward_weights(&c, x, dy, l->grads, l->grads + wcount, l->scratch);
     if (st != NN_OK || !dx)
         return st;

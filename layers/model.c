@@ -204,12 +204,30 @@ static int relu_then_maxpool(const nn_model *m, int i)
            strcmp(m->layers[i + 1]->ops->kind, "maxpool2d") == 0;
 }
 
+/* The index of the max pooling that compile fuses into Conv2D layer i (after the ReLU
+ * fused into it, if any; not after Sigmoid or Tanh, whose backward needs their whole
+ * output), or -1.  Runs after the activations are fused. */
+static int pool_after_conv(const nn_model *m, int i)
+{
+    if (strcmp(m->layers[i]->ops->kind, "conv2d") != 0)
+        return -1;
+    int j = i + 1;
+    if (j < m->count && m->layers[j]->fused_into_previous) {
+        if (m->layers[i]->fused != NN_ACT_RELU)
+            return -1;
+        j++;
+    }
+    return j < m->count && strcmp(m->layers[j]->ops->kind, "maxpool2d") == 0 ? j : -1;
+}
+
 static void fuse_layers(nn_model *m)
 {
     for (int i = 0; i < m->count; i++) {
         nn_layer *l = m->layers[i];
         l->fused = NN_ACT_NONE;
         l->fused_into_previous = l->backward_in_next = l->relu_backward = 0;
+        l->fused_pool = NULL;
+        l->fused_into_conv = 0;
         l->view = i > 0 && (strcmp(l->ops->kind, "flatten") == 0 ||
                             strcmp(l->ops->kind, "reshape") == 0);
     }
@@ -221,6 +239,13 @@ static void fuse_layers(nn_model *m)
         if (relu_then_maxpool(m, i)) {
             m->layers[i]->backward_in_next = 1;
             m->layers[i + 1]->relu_backward = 1;
+        }
+    }
+    for (int i = 0; i < m->count; i++) {
+        int j = pool_after_conv(m, i);
+        if (j >= 0) {
+            m->layers[i]->fused_pool = m->layers[j];
+            m->layers[j]->fused_into_conv = 1;
         }
     }
 }
@@ -242,14 +267,15 @@ static size_t plan_arena(nn_model *m, struct nn_model_buffers *b, char *base)
     size_t off = 0, batch = (size_t)m->max_batch, width = b->out_size;
     for (int i = 0; i < m->count; i++) {
         nn_layer *l = m->layers[i];
-        size_t out = nn_shape_size(l->out);
+        size_t out = nn_layer_stored_out(l);
         size_t scratch = l->ops->scratch_per_sample ? l->ops->scratch_per_sample(l) : 0;
         size_t fixed = l->ops->scratch_fixed ? l->ops->scratch_fixed(l) : 0;
-        b->act[i] = l->fused_into_previous || l->view
+        int shares = l->view || l->fused_into_conv; /* the previous layer's buffers */
+        b->act[i] = l->fused_into_previous || shares
                         ? b->act[i - 1]
                         : carve(base, &off, batch * out * sizeof(float));
         /* the ReLU's output gradient is never formed: its input gradient stands in */
-        b->grad[i] = l->backward_in_next || l->view
+        b->grad[i] = l->backward_in_next || shares
                          ? b->grad[i - 1]
                          : carve(base, &off, batch * out * sizeof(float));
         scratch = batch * scratch + fixed;
@@ -401,6 +427,9 @@ static void summary_row(const nn_model *m, int i, text *t)
         put(t, "%s[fused into layer %d]", details[0] ? " " : "", i - 1);
     if (l->view)
         put(t, "%s[a view of layer %d's output]", details[0] ? " " : "", i - 1);
+    for (int c = 0; c < i && l->fused_into_conv; c++)
+        if (m->layers[c]->fused_pool == l)
+            put(t, "%s[fused into layer %d]", details[0] ? " " : "", c);
     put(t, "\n");
 }
 

@@ -33,12 +33,13 @@ static double now_seconds(void)
 static double profile_clock(const nn_model *m) { return m->profile ? now_seconds() : 0; }
 
 /* act[i] for every layer from x [batch x in].  A fused activation's output already sits in
- * act[i] (= act[i - 1]), written by the Dense epilogue; a view's is its input. */
+ * act[i] (= act[i - 1]), written by the Dense epilogue; a view's is its input, and a
+ * pooling fused into a convolution's was written by the convolution. */
 static nn_status forward(nn_model *m, const float *x, int batch, int training)
 {
     for (int i = 0; i < m->count; i++) {
         nn_layer *l = m->layers[i];
-        if (l->fused_into_previous || l->view)
+        if (l->fused_into_previous || l->view || l->fused_into_conv)
             continue;
         double start = profile_clock(m);
         nn_status st = l->ops->forward(l, layer_input(m, i, x), m->buffers->act[i], batch, training);
@@ -74,8 +75,8 @@ static nn_status backward(nn_model *m, const float *x, int batch)
     for (int i = first_backward(m); i >= 0; i--) {
         nn_layer *l = m->layers[i];
         float *dx = i > 0 ? b->grad[i - 1] : NULL;
-        if ((!dx && !l->grads) || l->backward_in_next || l->view)
-            continue; /* nothing to learn or pass on, done by the next layer, or a view */
+        if ((!dx && !l->grads) || l->backward_in_next || l->view || l->fused_into_conv)
+            continue; /* nothing to learn or pass on, done by a neighbour, or a view */
         double start = profile_clock(m);
         nn_status st = l->ops->backward(l, layer_input(m, i, x), b->act[i], b->grad[i], dx, batch);
         if (st != NN_OK)
@@ -206,7 +207,10 @@ static int inference_chunk(const nn_model *m)
 {
     size_t widest = 1;
     for (int i = 0; i < m->count; i++) {
-        size_t floats = nn_shape_size(m->layers[i]->in) + nn_shape_size(m->layers[i]->out);
+        const nn_layer *l = m->layers[i];
+        if (l->fused_into_previous || l->view || l->fused_into_conv)
+            continue; /* no buffer of its own */
+        size_t floats = nn_shape_size(l->in) + nn_layer_stored_out(l);
         widest = floats > widest ? floats : widest;
     }
     nn_engine_info info;

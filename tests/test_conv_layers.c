@@ -395,6 +395,66 @@ Test(model, cnn_predicts_the_same_bits_in_chunks_as_alone)
     nn_model_free(m);
 }
 
+/* A small CNN with both kinds of pooling fusion compile does (conv-ReLU-pool and
+ * conv-pool), or, with `apart`, an identity Reshape before each pooling, which keeps
+ * every layer to itself. */
+static nn_model *pooled_cnn(int apart)
+{
+    nn_model *m;
+    cr_assert(nn_model_create(&m, nn_shape_3d(2, 12, 11)) == NN_OK, "%s", nn_last_error());
+    add_ok(m, nn_conv2d(4, 3, 1, 1, NN_INIT_HE_NORMAL));
+    add_ok(m, nn_relu());
+    if (apart)
+        add_ok(m, nn_reshape(nn_shape_3d(4, 12, 11)));
+    add_ok(m, nn_maxpool2d(2, 2));
+    add_ok(m, nn_conv2d(6, 3, 1, 0, NN_INIT_HE_NORMAL));
+    if (apart)
+        add_ok(m, nn_reshape(nn_shape_3d(6, 4, 3)));
+    add_ok(m, nn_maxpool2d(2, 1));
+    add_ok(m, nn_flatten());
+    add_ok(m, nn_dense(3, NN_INIT_GLOROT_UNIFORM));
+    add_ok(m, nn_softmax());
+    nn_optimizer opt = nn_adam(1e-2f);
+    cr_assert(nn_model_compile(m, &opt, NN_LOSS_CROSS_ENTROPY, 16, 4) == NN_OK, "%s",
+              nn_last_error());
+    return m;
+}
+
+/* compile fuses each max pooling into the convolution before it; training and predicting
+ * give the bits of the layers kept apart. */
+Test(model, pooling_fused_into_the_convolution_gives_the_bits_of_the_layers_apart)
+{
+    enum { N = 40, FEATURES = 2 * 12 * 11 };
+    static float x[N * FEATURES], fused_y[N * 3], apart_y[N * 3];
+    static int32_t labels[N];
+    nn_rng rng;
+    nn_rng_seed(&rng, 8);
+    for (int i = 0; i < N * FEATURES; i++)
+        x[i] = (float)(2 * nn_rng_uniform(&rng) - 1);
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 3;
+    nn_model *fused = pooled_cnn(0), *apart = pooled_cnn(1);
+    cr_assert(fused->layers[0]->fused_pool == fused->layers[2], "conv-ReLU-pool not fused");
+    cr_assert(fused->layers[3]->fused_pool == fused->layers[4], "conv-pool not fused");
+    cr_assert(!apart->layers[0]->fused_pool && !apart->layers[4]->fused_pool);
+    char summary[4096];
+    nn_model_summary(fused, summary, sizeof summary);
+    cr_assert(strstr(summary, "[fused into layer 3]"), "%s", summary);
+    nn_dataset d = {.x = x, .labels = labels, .count = N, .features = FEATURES, .targets = 3};
+    nn_fit_options fo = {.epochs = 2, .batch = 16, .seed = 2};
+    cr_assert(nn_model_fit(fused, &d, NULL, &fo, NULL) == NN_OK, "%s", nn_last_error());
+    cr_assert(nn_model_fit(apart, &d, NULL, &fo, NULL) == NN_OK, "%s", nn_last_error());
+    size_t params = nn_model_param_count(fused);
+    cr_assert_eq(params, nn_model_param_count(apart));
+    cr_assert(memcmp(fused->params, apart->params, params * sizeof(float)) == 0,
+              "the trained parameters differ");
+    cr_assert(nn_model_predict(fused, x, N, fused_y) == NN_OK, "%s", nn_last_error());
+    cr_assert(nn_model_predict(apart, x, N, apart_y) == NN_OK, "%s", nn_last_error());
+    cr_assert(memcmp(fused_y, apart_y, sizeof fused_y) == 0, "the predictions differ");
+    nn_model_free(fused);
+    nn_model_free(apart);
+}
+
 /* nn_model_add's status and message for layer l after input `in`. */
 static nn_status add_after(nn_shape in, nn_layer *l, char *msg, size_t size)
 {
