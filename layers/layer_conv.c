@@ -5,8 +5,10 @@
  * Shapes per sample: x [C, H, W], y [F, OH, OW] with F = filters, a square K x K kernel,
  * OH = (H + 2 P - K) / S + 1 (OW likewise).  Parameters: W [F, C*K*K] then b [F].
  * l->scratch is the engine's workspace (nn_conv2d_workspace_floats: a column matrix
- * [C*K*K, OH*OW] per sample group, and the groups' partial weight and bias gradients): its size
- * does not depend on the batch, so it is fixed (scratch_fixed), not per sample.
+ * [C*K*K, OH*OW] per sample group, and the groups' partial weight and bias gradients; with
+ * a max pooling fused after the layer, nn_conv2d_maxpool_workspace_floats, which adds a
+ * convolution output per group): its size does not depend on the batch, so it is fixed
+ * (scratch_fixed), not per sample.
  */
 #include "internal.h"
 

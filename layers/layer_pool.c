@@ -10,7 +10,9 @@
  * input reaches the output and fit's NaN check.  A training forward keeps, for each
  * output value, the offset of its winner within the sample's input (0 .. C*H*W - 1) in
  * l->scratch [batch, C, OH, OW], stored as a float: exact, since infer refuses inputs of
- * 2^24 floats or more.  Backward routes each dy to its winner.
+ * 2^24 floats or more.  Backward routes each dy to its winner.  After a convolution,
+ * compile fuses the max pooling into it (fused_pool in internal.h): the convolution then
+ * pools and keeps the winners here, and these functions do not run.
  */
 #include "internal.h"
 
