@@ -9,7 +9,7 @@
  *     for pc in K by KC:
  *       for ic in M by MC:       A block  (MC x KC, packed)
  *         for each MR x NR tile, B panel outer (it stays in L1 while A panels pass):
- *           gemm_tile (microkernel), then the epilogue on the last pc step
+ *           gemm_tile (microkernel), with the epilogue on the last pc step
  *
  * A rectangle packs only the rows of A and columns of B it uses, so splitting along N
  * packs A once per thread column: cheap next to the product (K*M against K*M*N/t).
@@ -82,11 +82,11 @@ static void macro_kernel(const gemm_job *j, const gemm_rect *r, int ic, int jc, 
         for (int ir = 0; ir < mc; ir += k->mr) {
             int m = min_int(k->mr, mc - ir);
             float *c = j->C + (ptrdiff_t)(row + ir) * j->ldc + col + jr;
+            nn_tile_epilogue ep = {row_bias ? row_bias + row + ir : NULL,
+                                   bias ? bias + col + jr : NULL,
+                                   j->epilogue ? (int)j->epilogue->activation : 0};
             k->gemm_tile(m, n, kc, a0 + (ptrdiff_t)ir * (lda ? lda : kc), lda, b, ldb, c,
-                         j->ldc, j->alpha, beta);
-            if (last_k && j->epilogue)
-                k->epilogue(m, n, c, j->ldc, row_bias ? row_bias + row + ir : NULL,
-                            bias ? bias + col + jr : NULL, (int)j->epilogue->activation);
+                         j->ldc, j->alpha, beta, last_k && j->epilogue ? &ep : NULL);
         }
     }
 }

@@ -106,10 +106,25 @@ static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, f
 
 /* The tile for `rows` rows and `vecs` vectors of columns, reading A and B packed or in
  * place (see simd/kernels.h); all four are compile-time constants at each call site. */
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act);
+
+/* The epilogue's biases and ReLU on result r of row i, vector v, in registers, as in the
+ * AVX-512 file. */
+static inline __m256 finish_in_registers(const nn_tile_epilogue *ep, int i, int v,
+                                         __m256i mask, __m256 r)
+{
+    if (ep->row_bias)
+        r = _mm256_add_ps(r, _mm256_set1_ps(ep->row_bias[i]));
+    if (ep->bias)
+        r = _mm256_add_ps(r, _mm256_maskload_ps(ep->bias + v * VL, mask));
+    return ep->act == NN_KACT_RELU ? _mm256_max_ps(_mm256_setzero_ps(), r) : r;
+}
+
 static inline __attribute__((always_inline)) void
 tile(const int rows, const int vecs, const int a_packed, const int b_packed, int n, int kc,
      const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-     float alpha, float beta)
+     float alpha, float beta, const nn_tile_epilogue *ep)
 {
     const ptrdiff_t a_row = a_packed ? 1 : lda, a_step = a_packed ? MR : 1;
     const ptrdiff_t b_step = b_packed ? NR : ldb;
@@ -131,7 +146,10 @@ tile(const int rows, const int vecs, const int a_packed, const int b_packed, int
                 acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
         }
     }
+    /* Then the epilogue, as in the AVX-512 file: biases and ReLU in registers. */
     __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
+    int in_registers = ep && ep->act <= NN_KACT_RELU;
+    float *c0 = c;
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++, c += ldc) {
         __m256 r0 = _mm256_mul_ps(valpha, acc0[i]);
@@ -141,14 +159,21 @@ tile(const int rows, const int vecs, const int a_packed, const int b_packed, int
             if (vecs > 1)
                 r1 = _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(c + VL, mask1), r1);
         }
+        if (in_registers) {
+            r0 = finish_in_registers(ep, i, 0, mask0, r0);
+            if (vecs > 1)
+                r1 = finish_in_registers(ep, i, 1, mask1, r1);
+        }
         _mm256_maskstore_ps(c, mask0, r0);
         if (vecs > 1)
             _mm256_maskstore_ps(c + VL, mask1, r1);
     }
+    if (ep && !in_registers)
+        epilogue(rows, n, c0, ldc, ep->row_bias, ep->bias, ep->act);
 }
 
 #define ROWS_CASE(r, vecs, ap, bp) \
-    case r: tile(r, vecs, ap, bp, n, kc, a, lda, b, ldb, c, ldc, alpha, beta); break;
+    case r: tile(r, vecs, ap, bp, n, kc, a, lda, b, ldb, c, ldc, alpha, beta, ep); break;
 #define ALL_ROWS(v, ap, bp)                                                    \
     ROWS_CASE(1, v, ap, bp) ROWS_CASE(2, v, ap, bp) ROWS_CASE(3, v, ap, bp)   \
     ROWS_CASE(4, v, ap, bp) ROWS_CASE(5, v, ap, bp) ROWS_CASE(6, v, ap, bp)
@@ -162,7 +187,8 @@ tile(const int rows, const int vecs, const int a_packed, const int b_packed, int
     } while (0)
 
 static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const float *b,
-                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta)
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta,
+                      const nn_tile_epilogue *ep)
 {
     if (lda == 0 && ldb == 0)
         ANY_SHAPE(1, 1);

@@ -136,10 +136,25 @@ static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, f
  * place.  All four are compile-time constants at every call site, and every loop over
  * rows and vectors is unrolled, so the accumulators stay in registers from the first
  * FMA to the store. */
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act);
+
+/* The epilogue's biases and ReLU on result r of row i, vector v, in registers: the
+ * epilogue kernel's arithmetic on the value it would have loaded. */
+static inline __m512 finish_in_registers(const nn_tile_epilogue *ep, int i, int v,
+                                         __mmask16 mask, __m512 r)
+{
+    if (ep->row_bias)
+        r = _mm512_add_ps(r, _mm512_set1_ps(ep->row_bias[i]));
+    if (ep->bias)
+        r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, ep->bias + v * VL));
+    return ep->act == NN_KACT_RELU ? _mm512_max_ps(_mm512_setzero_ps(), r) : r;
+}
+
 static inline __attribute__((always_inline)) void
 tile(const int rows, const int vecs, const int a_packed, const int b_packed, int n, int kc,
      const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-     float alpha, float beta)
+     float alpha, float beta, const nn_tile_epilogue *ep)
 {
     /* C comes from memory once per KC step: ask for it now, use it after the k loop. */
 #pragma GCC unroll 8
@@ -174,9 +189,11 @@ tile(const int rows, const int vecs, const int a_packed, const int b_packed, int
                 acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
     }
-    /* c = alpha * acc + beta * c, and with beta == 0 c is never read. */
+    /* c = alpha * acc + beta * c, and with beta == 0 c is never read; then the epilogue:
+     * biases and ReLU before the store, Sigmoid and Tanh (rare, and long) by the kernel
+     * after it. */
     __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
-    int read_c = beta != 0.0f;
+    int read_c = beta != 0.0f, in_registers = ep && ep->act <= NN_KACT_RELU;
 #pragma GCC unroll 8
     for (int i = 0; i < rows; i++) {
 #pragma GCC unroll 3
@@ -185,13 +202,17 @@ tile(const int rows, const int vecs, const int a_packed, const int b_packed, int
             __m512 r = _mm512_mul_ps(valpha, acc[i][v]);
             if (read_c)
                 r = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask[v], cv), r);
+            if (in_registers)
+                r = finish_in_registers(ep, i, v, mask[v], r);
             _mm512_mask_storeu_ps(cv, mask[v], r);
         }
     }
+    if (ep && !in_registers)
+        epilogue(rows, n, c, ldc, ep->row_bias, ep->bias, ep->act);
 }
 
 #define ROWS_CASE(r, vecs, ap, bp) \
-    case r: tile(r, vecs, ap, bp, n, kc, a, lda, b, ldb, c, ldc, alpha, beta); break;
+    case r: tile(r, vecs, ap, bp, n, kc, a, lda, b, ldb, c, ldc, alpha, beta, ep); break;
 #define ALL_ROWS(v, ap, bp)                                                    \
     ROWS_CASE(1, v, ap, bp) ROWS_CASE(2, v, ap, bp) ROWS_CASE(3, v, ap, bp)   \
     ROWS_CASE(4, v, ap, bp) ROWS_CASE(5, v, ap, bp) ROWS_CASE(6, v, ap, bp)   \
@@ -208,7 +229,8 @@ tile(const int rows, const int vecs, const int a_packed, const int b_packed, int
     } while (0)
 
 static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const float *b,
-                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta)
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta,
+                      const nn_tile_epilogue *ep)
 {
     if (lda == 0 && ldb == 0)
         ANY_SHAPE(1, 1);

@@ -107,8 +107,13 @@ tile(const int a_packed, const int b_narrow, int m, int n, int kc, const float *
 #undef FMA_ROW
 }
 
+/* Defined with the activations below; gemm_tile runs it on a tile it has stored. */
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act);
+
 static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const float *b,
-                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta)
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta,
+                      const nn_tile_epilogue *ep)
 {
     int b_narrow = ldb != 0 && n < NR;
     if (lda == 0 && !b_narrow)
@@ -119,6 +124,8 @@ static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const
         tile(0, 0, m, n, kc, a, lda, b, ldb, c, ldc, alpha, beta);
     else
         tile(0, 1, m, n, kc, a, lda, b, ldb, c, ldc, alpha, beta);
+    if (ep)
+        epilogue(m, n, c, ldc, ep->row_bias, ep->bias, ep->act);
 }
 
 /* ---- Activations (the method of the AVX2/AVX-512 files) ------------------------------ */

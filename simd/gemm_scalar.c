@@ -24,8 +24,13 @@ static void pack_b(int kc, int nc, const float *b, ptrdiff_t rs, ptrdiff_t cs, f
     nn_pack_b_panels(NR, kc, nc, b, rs, cs, dst);
 }
 
+/* Defined with the activations below; gemm_tile runs it on a tile it has stored. */
+static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bias,
+                     const float *bias, int act);
+
 static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const float *b,
-                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta)
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha, float beta,
+                      const nn_tile_epilogue *ep)
 {
     float acc[MR * NR] = {0};
     for (int k = 0; k < kc; k++) {
@@ -40,6 +45,8 @@ static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const
                 acc[i * NR + j] += ak[i] * bk[j];
     }
     nn_tile_update(m, n, acc, NR, c, ldc, alpha, beta);
+    if (ep)
+        epilogue(m, n, c, ldc, ep->row_bias, ep->bias, ep->act);
 }
 
 static float activate_one(float x, int act)

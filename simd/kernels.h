@@ -29,6 +29,14 @@ typedef struct nn_update_args {
     int decoupled;            /* AdamW: weight decay applied to p, not added to g */
 } nn_update_args;
 
+/* What gemm_tile applies to its results before it stores them, on a GEMM's last KC step:
+ * c[i][j] = act((r + row_bias[i]) + bias[j]), the epilogue kernel's arithmetic, with
+ * row_bias and bias already offset to the tile (either may be NULL). */
+typedef struct nn_tile_epilogue {
+    const float *row_bias, *bias;
+    int act;
+} nn_tile_epilogue;
+
 typedef struct nn_gemm_kernels {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
     int mr, nr;       /* register tile of gemm_tile */
@@ -45,10 +53,11 @@ typedef struct nn_gemm_kernels {
      * n <= NR, summed over k = 0, 1, ... kc-1 in order; beta == 0: c is not read.
      * Each operand is either a packed panel (ld == 0) or read in place from the
      * caller's matrix (ld > 0): A as a[i*lda + k], B as b[k*ldb + j], touching only
-     * rows i < m and columns j < n.  Both ways give the same bits. */
+     * rows i < m and columns j < n.  Both ways give the same bits.  With ep non-NULL
+     * the tile then gets the epilogue, with the bits of the epilogue kernel run after. */
     void (*gemm_tile)(int m, int n, int kc, const float *a, ptrdiff_t lda,
                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-                      float alpha, float beta);
+                      float alpha, float beta, const nn_tile_epilogue *ep);
 
     /* c[i][j] = act((c[i][j] + row_bias[i]) + bias[j]) over an m x n block; either bias
      * may be NULL (then its add is skipped, not done with zero). */
