@@ -37,6 +37,7 @@ typedef struct gemm_job {
     float *C;
     ptrdiff_t ldc;
     const nn_gemm_epilogue *epilogue;
+    int b_in_place; /* nn_sgemm_b_in_place: the tiles read B as stored, whatever its reuse */
 } gemm_job;
 
 /* One thread's rectangle of C and how it is blocked and fed. */
@@ -147,7 +148,7 @@ static int plan_rectangle(const gemm_job *j, int m0, int m1, int n0, int n1, gem
     r->mc = balanced_block(r->M, j->plan->mc, k->mr);
     r->nc = balanced_block(r->N, r->M <= r->mc ? j->plan->nc_one_pass : j->plan->nc, k->nr);
     r->a_in_place = j->a_cs == 1 && ceil_div(r->nc, k->nr) < MIN_REUSE_TO_PACK;
-    r->b_in_place = j->b_cs == 1 && ceil_div(r->mc, k->mr) < MIN_REUSE_TO_PACK;
+    r->b_in_place = j->b_cs == 1 && (j->b_in_place || ceil_div(r->mc, k->mr) < MIN_REUSE_TO_PACK);
     /* Packed B starts on a cache line, so every NR-wide row of a B panel is aligned. */
     size_t a_floats = ((size_t)r->mc * j->kc + 15) / 16 * 16, b_floats = (size_t)r->nc * j->kc;
     r->packed_a = gemm_workspace(a_floats + b_floats);
@@ -282,9 +283,10 @@ static void scale_only(const nn_gemm_kernels *k, int M, int N, float beta, float
     }
 }
 
-nn_status nn_sgemm_ex(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha,
-                      const float *A, int lda, const float *B, int ldb, float beta,
-                      float *C, int ldc, const nn_gemm_epilogue *ep)
+/* nn_sgemm_ex, and with b_in_place the tiles read B (not transposed) as stored. */
+static nn_status sgemm_run(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta,
+                           float *C, int ldc, const nn_gemm_epilogue *ep, int b_in_place)
 {
     nn_status status = check_args(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, ep);
     const nn_gemm_plan *plan;
@@ -305,9 +307,22 @@ nn_status nn_sgemm_ex(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha
         .alpha = alpha, .beta = beta, .A = A, .B = B,
         .a_rs = ta == NN_TRANS ? 1 : lda, .a_cs = ta == NN_TRANS ? lda : 1,
         .b_rs = tb == NN_TRANS ? 1 : ldb, .b_cs = tb == NN_TRANS ? ldb : 1,
-        .C = C, .ldc = ldc, .epilogue = ep,
+        .C = C, .ldc = ldc, .epilogue = ep, .b_in_place = b_in_place,
     };
     return gemm_parallel(&j, nn_threads_for(2.0 * M * N * K));
+}
+
+nn_status nn_sgemm_ex(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta,
+                      float *C, int ldc, const nn_gemm_epilogue *ep)
+{
+    return sgemm_run(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, 0);
+}
+
+nn_status nn_sgemm_b_in_place(int M, int N, int K, const float *A, int lda, const float *B,
+                              int ldb, float *C, int ldc, const nn_gemm_epilogue *ep)
+{
+    return sgemm_run(NN_NO_TRANS, NN_NO_TRANS, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, ep, 1);
 }
 
 nn_status nn_sgemm(nn_trans ta, nn_trans tb, int M, int N, int K, float alpha,

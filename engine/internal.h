@@ -28,6 +28,14 @@ typedef struct nn_gemm_plan {
 /* The plan for the current ISA; fails if NN_ISA asked for an unusable one. */
 nn_status nn_gemm_plan_get(const nn_gemm_plan **plan);
 
+/* ---- gemm.c ---- */
+/* C = A B (+ the epilogue), A and B not transposed, with the tiles reading B as stored
+ * however often they reuse it, never packed: for a B laid out for that, rows starting on
+ * cache lines an odd number of lines apart (conv.c's column matrix), which the tiles read
+ * about as fast as a packed panel, so the copy is saved. */
+nn_status nn_sgemm_b_in_place(int M, int N, int K, const float *A, int lda, const float *B,
+                              int ldb, float *C, int ldc, const nn_gemm_epilogue *ep);
+
 /* ---- threads.c ---- */
 /* Threads worth starting for `flops` of work: at most nn_get_num_threads(), 1 inside
  * a parallel region. */

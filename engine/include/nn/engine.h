@@ -180,10 +180,11 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
 #define NN_CONV2D_GROUPS 8
 
 /* Floats of workspace every nn_conv2d_* call below needs for this descriptor:
- * NN_CONV2D_GROUPS column matrices (C*KH*KW * out_h*out_w floats each) and as many
- * partial weight and bias gradients (out_channels * (C*KH*KW + 1) each).  It does
- * not depend on the batch or the thread count, so a layer allocates it once (it may ask
- * with batch 1).  0 for an invalid descriptor. */
+ * NN_CONV2D_GROUPS column matrices (C*KH*KW rows of out_h*out_w floats, each row rounded
+ * up to an odd number of 64-byte lines) and as many partial weight and bias gradients
+ * (out_channels * (C*KH*KW + 1) each).  It does not depend on the batch or the thread
+ * count, so a layer allocates it once (it may ask with batch 1).  0 for an invalid
+ * descriptor.  Any float alignment works; 64 bytes (nn_malloc) is fastest. */
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
 
 /*
