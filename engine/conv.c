@@ -57,9 +57,8 @@
  * best of 30, ms at 1 thread, per sample -> chunked: conv1 backward-data 0.45 -> 0.71,
  * backward-weights 0.88 -> 1.25 (conv1 is store-bound: K = 9); conv2 forward 3.42 ->
  * 3.54, backward-data 3.18 -> 3.26, backward-weights 3.14 -> 3.53.  Also measured and
- * not kept (bench/RESULTS.md): column-matrix rows padded to 16 floats and read in place
- * by the GEMM (conv2 forward ~3% faster, no gain elsewhere), one block-copy call per tap
- * for all channels (no gain; conv1 slower), conv2's weight gradient transposed (slower).
+ * not kept (bench/RESULTS.md): one block-copy call per tap for all channels (no gain;
+ * conv1 slower), conv2's weight gradient transposed (slower).
  */
 #include <omp.h>
 #include <string.h>
