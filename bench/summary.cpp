@@ -101,13 +101,32 @@ void print_row(const Shape &s, int threads, const SummaryReporter &results, doub
                           : std::printf("%10s\n", "-");
 }
 
+// Whether any GEMM ran at this thread count (a --benchmark_filter may exclude them all).
+bool any_gemm(const SummaryReporter &results, int threads)
+{
+    for (const Shape &s : shapes()) {
+        if (results.gflops(sgemm_name("ours", s, threads)) >= 0)
+            return true;
+        for (const Impl &peer : loaded_peers())
+            if (results.gflops(sgemm_name(peer.name, s, threads)) >= 0)
+                return true;
+    }
+    return false;
+}
+
 void print_table(const SummaryReporter &results)
 {
     const char *isa = nn_bench_fma_peak_isa();
-    std::printf("\nnn_bench summary: GFLOP/s (higher is better), min time %.2f s per "
-                "benchmark, real time\n",
-                kSummaryMinTime);
+    bool header = false;
     for (int t : thread_counts()) {
+        if (!any_gemm(results, t))
+            continue;
+        if (!header) {
+            std::printf("\nnn_bench summary: GFLOP/s (higher is better), min time %.2f s per "
+                        "benchmark, real time\n",
+                        kSummaryMinTime);
+            header = true;
+        }
         double peak = results.gflops(peak_name(isa, t));
         std::printf("\n%d thread%s, measured FMA peak (%s): ", t, t == 1 ? "" : "s",
                     isa ? isa : "none");
