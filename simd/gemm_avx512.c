@@ -323,17 +323,6 @@ static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bia
     }
 }
 
-static void sgd_update(size_t n, const nn_update_args *a, float *p, const float *g, float *v)
-{
-    nn_sgd_update_loop(n, a, p, g, v);
-}
-
-static void adam_update(size_t n, const nn_update_args *a, float *p, const float *g, float *m,
-                        float *v)
-{
-    nn_adam_update_loop(n, a, p, g, m, v);
-}
-
 static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
                        ptrdiff_t dst_rs)
 {
@@ -475,7 +464,7 @@ const nn_gemm_kernels nn_kernels_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
-    .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block, .sum_shifted = sum_shifted, .maxpool_2x2_rows = maxpool_2x2_rows,
-    .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
+    .sgd_update = nn_sgd_update_loop, .adam_update = nn_adam_update_loop,
+    .copy_block = copy_block, .sum_shifted = sum_shifted,
+    .maxpool_2x2_rows = maxpool_2x2_rows, .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
 };

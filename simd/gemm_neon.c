@@ -217,47 +217,12 @@ static void epilogue(int m, int n, float *c, ptrdiff_t ldc, const float *row_bia
         activate_row((size_t)n, c, row_bias ? row_bias + i : NULL, bias, act);
 }
 
-static void sgd_update(size_t n, const nn_update_args *a, float *p, const float *g, float *v)
-{
-    nn_sgd_update_loop(n, a, p, g, v);
-}
-
-static void adam_update(size_t n, const nn_update_args *a, float *p, const float *g, float *m,
-                        float *v)
-{
-    nn_adam_update_loop(n, a, p, g, m, v);
-}
-
-static void copy_block(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
-                       ptrdiff_t dst_rs)
-{
-    nn_copy_block_loop(rows, cols, src, src_rs, dst, dst_rs);
-}
-
-static void sum_shifted(int n, int count, const ptrdiff_t *offset, const int *lo, const int *hi,
-                        int planes, const float *src, ptrdiff_t src_stride, int add, float *dst,
-                        ptrdiff_t dst_stride)
-{
-    nn_sum_shifted_loop(n, count, offset, lo, hi, planes, src, src_stride, add, dst, dst_stride);
-}
-
-static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int top_at, float *y,
-                             float *winner)
-{
-    nn_maxpool_2x2_rows_loop(rows, n, x, w, top_at, y, winner);
-}
-
-static void maxpool_2x2_backward_rows(int rows, int n, const float *dy, const float *winner,
-                                      const float *relu_y, ptrdiff_t w, int top_at, float *dx)
-{
-    nn_maxpool_2x2_backward_rows_loop(rows, n, dy, winner, relu_y, w, top_at, dx);
-}
-
 const nn_gemm_kernels nn_kernels_neon = {
     .name = "neon", .mr = MR, .nr = NR, .vl = VL,
     .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
     .epilogue = epilogue, .activate = activate,
-    .sgd_update = sgd_update, .adam_update = adam_update,
-    .copy_block = copy_block, .sum_shifted = sum_shifted, .maxpool_2x2_rows = maxpool_2x2_rows,
-    .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
+    .sgd_update = nn_sgd_update_loop, .adam_update = nn_adam_update_loop,
+    .copy_block = nn_copy_block_loop, .sum_shifted = nn_sum_shifted_loop,
+    .maxpool_2x2_rows = nn_maxpool_2x2_rows_loop,
+    .maxpool_2x2_backward_rows = nn_maxpool_2x2_backward_rows_loop,
 };
