@@ -226,9 +226,9 @@ void print_profile(const Net &net, int threads)
     for (int i = 0; i < m->count; i++) {
         const nn_layer *l = m->layers[i];
         std::string name = std::to_string(i) + " " + l->ops->kind +
-                           (l->fused_into_previous || l->fused_into_conv ? " (fused)"
-                            : l->view                                    ? " (view)"
-                                                                         : "");
+                           (l->fused_into_previous || l->pooled_by ? " (fused)"
+                            : l->view                              ? " (view)"
+                                                                   : "");
         std::printf("  %-22s %12.4f %12.4f\n", name.c_str(), forward[i] * per_step_ms,
                     backward[i] * per_step_ms);
         step_total += forward[i] + backward[i];

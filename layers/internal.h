@@ -108,14 +108,13 @@ struct nn_layer {
     int view;
 
     /* Conv2D followed by MaxPool2D, directly or through a ReLU fused into it: compile
-     * points the convolution's `fused_pool` at the pooling layer and sets the pooling's
-     * `fused_into_conv`.  The convolution then runs the engine's fused calls
+     * points the convolution's `fused_pool` at the pooling layer and the pooling's
+     * `pooled_by` at the convolution.  The convolution then runs the engine's fused calls
      * (nn_conv2d_forward_maxpool / _backward_maxpool): its output buffer holds the pooled
      * values (the pooling's output and gradient buffers are the convolution's), the
      * winners go to the pooling's scratch, and the model skips the pooling.  The bits are
      * those of the layers apart. */
-    nn_layer *fused_pool;
-    int fused_into_conv;
+    nn_layer *fused_pool, *pooled_by;
 
     union {
         struct { int units; nn_init init; } dense;
@@ -129,6 +128,14 @@ struct nn_layer {
 
 /* Allocates a zeroed layer with these ops (NULL and a message if out of memory). */
 nn_layer *nn_layer_new(const nn_layer_ops *ops);
+
+/* Whether the layer's output is another layer's buffer, written by that layer or the
+ * same floats under another shape (a fused activation, a view, a pooling fused into a
+ * convolution), so that the model runs no forward for it. */
+static inline int nn_layer_borrows_output(const nn_layer *l)
+{
+    return l->fused_into_previous || l->view || l->pooled_by;
+}
 
 /* Floats per sample of the output the layer stores: its own, or the fused pooling's. */
 static inline size_t nn_layer_stored_out(const nn_layer *l)

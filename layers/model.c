@@ -226,8 +226,7 @@ static void fuse_layers(nn_model *m)
         nn_layer *l = m->layers[i];
         l->fused = NN_ACT_NONE;
         l->fused_into_previous = l->backward_in_next = l->relu_backward = 0;
-        l->fused_pool = NULL;
-        l->fused_into_conv = 0;
+        l->fused_pool = l->pooled_by = NULL;
         l->view = i > 0 && (strcmp(l->ops->kind, "flatten") == 0 ||
                             strcmp(l->ops->kind, "reshape") == 0);
     }
@@ -245,7 +244,7 @@ static void fuse_layers(nn_model *m)
         int j = pool_after_conv(m, i);
         if (j >= 0) {
             m->layers[i]->fused_pool = m->layers[j];
-            m->layers[j]->fused_into_conv = 1;
+            m->layers[j]->pooled_by = m->layers[i];
         }
     }
 }
@@ -270,12 +269,11 @@ static size_t plan_arena(nn_model *m, struct nn_model_buffers *b, char *base)
         size_t out = nn_layer_stored_out(l);
         size_t scratch = l->ops->scratch_per_sample ? l->ops->scratch_per_sample(l) : 0;
         size_t fixed = l->ops->scratch_fixed ? l->ops->scratch_fixed(l) : 0;
-        int shares = l->view || l->fused_into_conv; /* the previous layer's buffers */
-        b->act[i] = l->fused_into_previous || shares
-                        ? b->act[i - 1]
-                        : carve(base, &off, batch * out * sizeof(float));
-        /* the ReLU's output gradient is never formed: its input gradient stands in */
-        b->grad[i] = l->backward_in_next || shares
+        b->act[i] = nn_layer_borrows_output(l) ? b->act[i - 1]
+                                               : carve(base, &off, batch * out * sizeof(float));
+        /* the ReLU's output gradient is never formed: its input gradient stands in; a view
+         * and a fused pooling share the previous layer's too */
+        b->grad[i] = l->backward_in_next || l->view || l->pooled_by
                          ? b->grad[i - 1]
                          : carve(base, &off, batch * out * sizeof(float));
         scratch = batch * scratch + fixed;
@@ -427,9 +425,8 @@ static void summary_row(const nn_model *m, int i, text *t)
         put(t, "%s[fused into layer %d]", details[0] ? " " : "", i - 1);
     if (l->view)
         put(t, "%s[a view of layer %d's output]", details[0] ? " " : "", i - 1);
-    for (int c = 0; c < i && l->fused_into_conv; c++)
-        if (m->layers[c]->fused_pool == l)
-            put(t, "%s[fused into layer %d]", details[0] ? " " : "", c);
+    if (l->pooled_by)
+        put(t, "%s[fused into layer %d]", details[0] ? " " : "", l->pooled_by->index);
     put(t, "\n");
 }
 

@@ -39,7 +39,7 @@ static nn_status forward(nn_model *m, const float *x, int batch, int training)
 {
     for (int i = 0; i < m->count; i++) {
         nn_layer *l = m->layers[i];
-        if (l->fused_into_previous || l->view || l->fused_into_conv)
+        if (nn_layer_borrows_output(l))
             continue;
         double start = profile_clock(m);
         nn_status st = l->ops->forward(l, layer_input(m, i, x), m->buffers->act[i], batch, training);
@@ -75,7 +75,7 @@ static nn_status backward(nn_model *m, const float *x, int batch)
     for (int i = first_backward(m); i >= 0; i--) {
         nn_layer *l = m->layers[i];
         float *dx = i > 0 ? b->grad[i - 1] : NULL;
-        if ((!dx && !l->grads) || l->backward_in_next || l->view || l->fused_into_conv)
+        if ((!dx && !l->grads) || l->backward_in_next || l->view || l->pooled_by)
             continue; /* nothing to learn or pass on, done by a neighbour, or a view */
         double start = profile_clock(m);
         nn_status st = l->ops->backward(l, layer_input(m, i, x), b->act[i], b->grad[i], dx, batch);
@@ -208,7 +208,7 @@ static int inference_chunk(const nn_model *m)
     size_t widest = 1;
     for (int i = 0; i < m->count; i++) {
         const nn_layer *l = m->layers[i];
-        if (l->fused_into_previous || l->view || l->fused_into_conv)
+        if (nn_layer_borrows_output(l))
             continue; /* no buffer of its own */
         size_t floats = nn_shape_size(l->in) + nn_layer_stored_out(l);
         widest = floats > widest ? floats : widest;
