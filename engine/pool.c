@@ -71,11 +71,12 @@ nn_status nn_maxpool2d_forward(int planes, int h, int w, int size, int stride, c
     int oh = (h - size) / stride + 1, ow = (w - size) / stride + 1;
     size_t plane_out = (size_t)oh * (size_t)ow;
     for (int p = 0; p < planes; p++) {
-        int plane_at = p * h * w; /* < 2^24 when winners are kept */
-        const float *xp = x + (size_t)plane_at;
+        size_t plane_at = (size_t)p * (size_t)h * (size_t)w;
+        const float *xp = x + plane_at;
         float *yp = y + (size_t)p * plane_out, *win = winner ? winner + (size_t)p * plane_out : NULL;
+        int win_at = win ? (int)plane_at : 0; /* below 2^24 when winners are kept */
         if (size == 2 && stride == 2) {
-            plan->k->maxpool_2x2_rows(oh, ow, xp, w, plane_at, yp, win);
+            plan->k->maxpool_2x2_rows(oh, ow, xp, w, win_at, yp, win);
             continue;
         }
         for (int oy = 0, o = 0; oy < oh; oy++)
@@ -83,7 +84,7 @@ nn_status nn_maxpool2d_forward(int planes, int h, int w, int size, int stride, c
                 int at = window_argmax(xp, w, size, oy * stride * w + ox * stride);
                 yp[o] = xp[at];
                 if (win)
-                    win[o] = (float)(plane_at + at);
+                    win[o] = (float)(win_at + at);
             }
     }
     return NN_OK;
