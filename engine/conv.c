@@ -205,12 +205,104 @@ static int col_ld(const conv_geom *g)
 
 static size_t col_floats(const conv_geom *g) { return (size_t)g->K * (size_t)col_ld(g); }
 
+/* ---- Winograd ----------------------------------------------------------------- */
+
+/* A 3x3 kernel at stride 1 with at least WINO_MIN_CHANNELS channels on either side runs
+ * its forward and backward-data passes by Winograd's F(4x4, 3x3) (winograd.c): 4
+ * multiplies an output instead of 9.  Backward-data is the full convolution of dy with
+ * the kernels flipped and their channels swapped (padding 2 - pad), so it needs pad <= 2.
+ * The weight gradient stays on im2col. */
+enum { WINO_MIN_CHANNELS = 8 };
+
+static int use_winograd(const conv_geom *g)
+{
+    const nn_conv2d_desc *d = &g->d;
+    return d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 &&
+           d->dilation_h == 1 && d->dilation_w == 1 && d->pad_h <= 2 && d->pad_w <= 2 &&
+           d->in_channels >= WINO_MIN_CHANNELS && d->out_channels >= WINO_MIN_CHANNELS;
+}
+
+static nn_wino_shape wino_forward_shape(const conv_geom *g)
+{
+    const nn_conv2d_desc *d = &g->d;
+    return (nn_wino_shape){d->in_channels, d->out_channels, d->height, d->width,
+                           d->pad_h, d->pad_w, g->oh, g->ow};
+}
+
+static nn_wino_shape wino_data_shape(const conv_geom *g)
+{
+    const nn_conv2d_desc *d = &g->d;
+    return (nn_wino_shape){d->out_channels, d->in_channels, g->oh, g->ow,
+                           2 - d->pad_h, 2 - d->pad_w, d->height, d->width};
+}
+
+static size_t round_up_16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* One group's Winograd tiles: enough for either pass. */
+static size_t wino_group_floats(const conv_geom *g)
+{
+    nn_wino_shape f = wino_forward_shape(g), b = wino_data_shape(g);
+    size_t ff = nn_wino_scratch_floats(&f), bf = nn_wino_scratch_floats(&b);
+    return round_up_16(ff > bf ? ff : bf);
+}
+
+/* Workspace layout: the G column matrices and partial gradients; with Winograd, U (either
+ * pass's) and the G groups' tiles; with a fused pooling, its G regions (after
+ * plain_floats). */
+static size_t im2col_floats(const conv_geom *g)
+{
+    return round_up_16(NN_CONV2D_GROUPS * (col_floats(g) + partial_floats(g)));
+}
+
+static size_t plain_floats(const conv_geom *g)
+{
+    if (!use_winograd(g))
+        return im2col_floats(g);
+    nn_wino_shape f = wino_forward_shape(g);
+    return im2col_floats(g) + round_up_16(nn_wino_weights_floats(&f)) +
+           NN_CONV2D_GROUPS * wino_group_floats(g);
+}
+
+static float *wino_u_in(const conv_geom *g, float *workspace)
+{
+    return workspace + im2col_floats(g);
+}
+
+static float *wino_tiles_in(const conv_geom *g, float *workspace, int group)
+{
+    nn_wino_shape f = wino_forward_shape(g);
+    return wino_u_in(g, workspace) + round_up_16(nn_wino_weights_floats(&f)) +
+           (size_t)group * wino_group_floats(g);
+}
+
+/* U for the forward pass, from w [OC, C, 3, 3], in the workspace; NULL without Winograd. */
+static const float *wino_forward_weights(const conv_geom *g, const float *w, float *workspace)
+{
+    if (!use_winograd(g))
+        return NULL;
+    nn_wino_shape s = wino_forward_shape(g);
+    float *u = wino_u_in(g, workspace);
+    nn_wino_weights(g->k, &s, w, 9 * (ptrdiff_t)g->d.in_channels, 9, 3, 1, u);
+    return u;
+}
+
+/* U for backward-data: its kernel (o = c, c = oc) is w[oc][c] turned by 180 degrees. */
+static const float *wino_data_weights(const conv_geom *g, const float *w, float *workspace)
+{
+    if (!use_winograd(g))
+        return NULL;
+    nn_wino_shape s = wino_data_shape(g);
+    float *u = wino_u_in(g, workspace);
+    nn_wino_weights(g->k, &s, w + 8, 9, 9 * (ptrdiff_t)g->d.in_channels, -3, -1, u);
+    return u;
+}
+
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c)
 {
     conv_geom g;
     if (conv_geom_init("nn_conv2d_workspace_floats", c, &g) != NN_OK)
         return 0;
-    return NN_CONV2D_GROUPS * (col_floats(&g) + partial_floats(&g));
+    return plain_floats(&g);
 }
 
 /* ---- im2col / col2im ---------------------------------------------------------- */
@@ -392,7 +484,9 @@ typedef struct conv_group {
     int first, end;
     float *col;      /* column matrix [K x P] */
     float *dw_part;  /* partial dW (or dW^T) [OC*K], then db [OC] */
-    float *conv_out; /* fused pooling: a sample's convolution output or its gradient [OC x P] */
+    float *wino;     /* Winograd: the tiles of a chunk of samples */
+    float *conv_out; /* fused pooling: the convolution output or its gradient [OC x P] of a
+                        sample, or of a Winograd chunk */
     float *bias_sum; /* fused pooling: the group's bias-gradient sums, OC doubles (as bytes) */
 } conv_group;
 
@@ -400,6 +494,7 @@ typedef struct conv_group {
 typedef struct conv_job {
     conv_geom g;
     const float *x, *w, *bias, *dy;
+    const float *wino_u; /* Winograd's U for this pass, or NULL: im2col */
     nn_activation act;
     int want_bias; /* backward-weights: sum db too */
     float *y, *dx, *dw;
@@ -418,18 +513,23 @@ static int conv_groups(const conv_geom *g)
 }
 
 
-/* The plain workspace (nn_conv2d_workspace_floats), rounded up to a cache line; the fused
- * pooling's per-group regions come after it. */
-static size_t plain_floats(const conv_geom *g)
+/* Samples the fused pooling handles at once: a Winograd chunk, or one. */
+static int pool_chunk(const conv_geom *g)
 {
-    return (NN_CONV2D_GROUPS * (col_floats(g) + partial_floats(g)) + 15) / 16 * 16;
+    if (!use_winograd(g))
+        return 1;
+    nn_wino_shape f = wino_forward_shape(g), b = wino_data_shape(g);
+    int cf = nn_wino_chunk(&f), cb = nn_wino_chunk(&b);
+    return cf > cb ? cf : cb;
 }
 
-/* One group's region for the fused pooling: the bias sums, then one convolution output. */
+/* One group's region for the fused pooling: the bias sums, then pool_chunk convolution
+ * outputs. */
 static size_t pool_group_floats(const conv_geom *g)
 {
     size_t oc = (size_t)g->d.out_channels;
-    return (oc * (sizeof(double) / sizeof(float)) + oc * (size_t)g->P + 15) / 16 * 16;
+    return round_up_16(oc * (sizeof(double) / sizeof(float)) +
+                       (size_t)pool_chunk(g) * oc * (size_t)g->P);
 }
 
 size_t nn_conv2d_maxpool_workspace_floats(const nn_conv2d_desc *c)
@@ -449,6 +549,8 @@ static nn_status run_group(const conv_job *j, int group, int groups, float *work
         .col = workspace + (size_t)group * col_floats(g),
         .dw_part = workspace + NN_CONV2D_GROUPS * col_floats(g) + (size_t)group * partial_floats(g),
     };
+    if (j->wino_u)
+        grp.wino = wino_tiles_in(g, workspace, group);
     if (j->pool_size) {
         grp.bias_sum = workspace + plain_floats(g) + (size_t)group * pool_group_floats(g);
         grp.conv_out = grp.bias_sum + (size_t)g->d.out_channels * (sizeof(double) / sizeof(float));
@@ -495,12 +597,42 @@ static nn_status forward_sample(const conv_geom *g, const float *x_n, const floa
                                &epilogue);
 }
 
+/* y [count, OC, OH, OW] = the outputs of samples [first, first + count): by Winograd, at
+ * most its chunk at once, or sample by sample. */
+static nn_status forward_samples(const conv_job *j, const conv_group *grp, int first, int count,
+                                 float *y)
+{
+    const conv_geom *g = &j->g;
+    if (j->wino_u) {
+        nn_wino_shape s = wino_forward_shape(g);
+        nn_wino_convolve(g->k, &s, count, j->x + (size_t)first * g->in_floats, j->wino_u,
+                         j->bias, y, grp->wino);
+        if (j->act != NN_ACT_NONE)
+            g->k->activate((size_t)count * g->out_floats, y, (int)j->act);
+        return NN_OK;
+    }
+    nn_status status = NN_OK;
+    for (int i = 0; status == NN_OK && i < count; i++)
+        status = forward_sample(g, j->x + (size_t)(first + i) * g->in_floats, j->w, j->bias,
+                                j->act, y + (size_t)i * g->out_floats, grp->col);
+    return status;
+}
+
+/* Samples forward_samples takes at once in this group: a Winograd chunk, or all. */
+static int forward_chunk(const conv_job *j, const conv_group *grp)
+{
+    nn_wino_shape s = wino_forward_shape(&j->g);
+    return j->wino_u ? nn_wino_chunk(&s) : grp->end - grp->first;
+}
+
 static nn_status forward_run(const conv_job *j, const conv_group *grp)
 {
+    int chunk = forward_chunk(j, grp);
     nn_status status = NN_OK;
-    for (int n = grp->first; status == NN_OK && n < grp->end; n++)
-        status = forward_sample(&j->g, j->x + (size_t)n * j->g.in_floats, j->w, j->bias, j->act,
-                                j->y + (size_t)n * j->g.out_floats, grp->col);
+    for (int n = grp->first; status == NN_OK && n < grp->end; n += chunk) {
+        int count = grp->end - n < chunk ? grp->end - n : chunk;
+        status = forward_samples(j, grp, n, count, j->y + (size_t)n * j->g.out_floats);
+    }
     return status;
 }
 
@@ -516,9 +648,10 @@ nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float
         status = check_pointers(fn, names, ptrs, 4);
     if (status == NN_OK && (act < NN_ACT_NONE || act > NN_ACT_TANH))
         status = nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)act);
-    if (status == NN_OK)
-        status = run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
-    return status;
+    if (status != NN_OK)
+        return status;
+    j.wino_u = wino_forward_weights(&j.g, w, workspace);
+    return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
 /* ---- Backward ----------------------------------------------------------------- */
@@ -534,13 +667,40 @@ static nn_status data_sample(const conv_geom *g, const float *w, const float *dy
     return status;
 }
 
-static nn_status data_run(const conv_job *j, const conv_group *grp)
+/* dx of samples [first, first + count) from their dy [count, OC, OH, OW]: by Winograd, at
+ * most its chunk at once, or sample by sample. */
+static nn_status data_samples(const conv_job *j, const conv_group *grp, int first, int count,
+                              const float *dy)
 {
     const conv_geom *g = &j->g;
+    float *dx = j->dx + (size_t)first * g->in_floats;
+    if (j->wino_u) {
+        nn_wino_shape s = wino_data_shape(g);
+        nn_wino_convolve(g->k, &s, count, dy, j->wino_u, NULL, dx, grp->wino);
+        return NN_OK;
+    }
     nn_status status = NN_OK;
-    for (int n = grp->first; status == NN_OK && n < grp->end; n++)
-        status = data_sample(g, j->w, j->dy + (size_t)n * g->out_floats, grp->col,
-                             j->dx + (size_t)n * g->in_floats);
+    for (int i = 0; status == NN_OK && i < count; i++)
+        status = data_sample(g, j->w, dy + (size_t)i * g->out_floats, grp->col,
+                             dx + (size_t)i * g->in_floats);
+    return status;
+}
+
+/* Samples data_samples takes at once: a Winograd chunk, or `otherwise`. */
+static int data_chunk(const conv_job *j, int otherwise)
+{
+    nn_wino_shape s = wino_data_shape(&j->g);
+    return j->wino_u ? nn_wino_chunk(&s) : otherwise;
+}
+
+static nn_status data_run(const conv_job *j, const conv_group *grp)
+{
+    int chunk = data_chunk(j, grp->end - grp->first);
+    nn_status status = NN_OK;
+    for (int n = grp->first; status == NN_OK && n < grp->end; n += chunk) {
+        int count = grp->end - n < chunk ? grp->end - n : chunk;
+        status = data_samples(j, grp, n, count, j->dy + (size_t)n * j->g.out_floats);
+    }
     return status;
 }
 
@@ -554,9 +714,10 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
     const void *const ptrs[] = {dy, w, dx, workspace};
     if (status == NN_OK)
         status = check_pointers(fn, names, ptrs, 4);
-    if (status == NN_OK)
-        status = run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
-    return status;
+    if (status != NN_OK)
+        return status;
+    j.wino_u = wino_data_weights(&j.g, w, workspace);
+    return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
 /* The sum of r[0 .. n): 16 running lanes (each a plain in-order sum, which the compiler
@@ -692,19 +853,23 @@ static nn_status check_pool_window(const char *fn, const conv_job *j)
     return NN_OK;
 }
 
+/* Per chunk (forward_samples'; one sample without Winograd): the convolution into
+ * conv_out, then each sample's pooling from there. */
 static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     size_t pooled = pooled_floats(j);
+    int chunk = j->wino_u ? forward_chunk(j, grp) : 1;
     nn_status status = NN_OK;
-    for (int n = grp->first; status == NN_OK && n < grp->end; n++) {
-        status = forward_sample(g, j->x + (size_t)n * g->in_floats, j->w, j->bias, j->act,
-                                grp->conv_out, grp->col);
-        if (status == NN_OK)
+    for (int n0 = grp->first; status == NN_OK && n0 < grp->end; n0 += chunk) {
+        int count = grp->end - n0 < chunk ? grp->end - n0 : chunk;
+        status = forward_samples(j, grp, n0, count, grp->conv_out);
+        for (int i = 0; status == NN_OK && i < count; i++) {
+            size_t at = (size_t)(n0 + i) * pooled;
             status = nn_maxpool2d_forward(g->d.out_channels, g->oh, g->ow, j->pool_size,
-                                          j->pool_stride, grp->conv_out, j->y + (size_t)n * pooled,
-                                          j->winners_out ? j->winners_out + (size_t)n * pooled
-                                                         : NULL);
+                                          j->pool_stride, grp->conv_out + (size_t)i * g->out_floats,
+                                          j->y + at, j->winners_out ? j->winners_out + at : NULL);
+        }
     }
     return status;
 }
@@ -726,9 +891,10 @@ nn_status nn_conv2d_forward_maxpool(const nn_conv2d_desc *c, int pool_size, int 
         status = check_pool_window(fn, &j);
     if (status == NN_OK && (act < NN_ACT_NONE || act > NN_ACT_TANH))
         status = nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)act);
-    if (status == NN_OK)
-        status = run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
-    return status;
+    if (status != NN_OK)
+        return status;
+    j.wino_u = wino_forward_weights(&j.g, w, workspace);
+    return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
 /* sums[oc] (doubles, kept as bytes: the workspace is only float-aligned) += the sum of
@@ -745,25 +911,31 @@ static void add_bias_sums(const conv_geom *g, const float *dy_n, int first, floa
 }
 
 /* Per sample: the pooling's backward into conv_out (the convolution's output gradient,
- * in cache), then the weight gradient and dx from it; the group's db last. */
+ * in cache), then the weight gradient from it; per chunk (data_samples'; one sample
+ * without Winograd), dx from those gradients; the group's db last. */
 static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     size_t pooled = pooled_floats(j);
+    int chunk = j->dx ? data_chunk(j, 1) : 1;
     nn_status status = NN_OK;
-    for (int n = grp->first; status == NN_OK && n < grp->end; n++) {
-        size_t at = (size_t)n * pooled;
-        status = nn_maxpool2d_backward(g->d.out_channels, g->oh, g->ow, j->pool_size,
-                                       j->pool_stride, j->dy + at, j->winners + at,
-                                       j->relu_y ? j->relu_y + at : NULL, grp->conv_out);
-        if (status == NN_OK && j->want_bias)
-            add_bias_sums(g, grp->conv_out, n == grp->first, grp->bias_sum);
-        if (status == NN_OK)
-            status = weights_sample(g, j->x + (size_t)n * g->in_floats, grp->conv_out,
-                                    n == grp->first ? 0.0f : 1.0f, grp->col, grp->dw_part);
+    for (int n0 = grp->first; status == NN_OK && n0 < grp->end; n0 += chunk) {
+        int count = grp->end - n0 < chunk ? grp->end - n0 : chunk;
+        for (int i = 0; status == NN_OK && i < count; i++) {
+            int n = n0 + i;
+            size_t at = (size_t)n * pooled;
+            float *dconv = grp->conv_out + (size_t)i * g->out_floats;
+            status = nn_maxpool2d_backward(g->d.out_channels, g->oh, g->ow, j->pool_size,
+                                           j->pool_stride, j->dy + at, j->winners + at,
+                                           j->relu_y ? j->relu_y + at : NULL, dconv);
+            if (status == NN_OK && j->want_bias)
+                add_bias_sums(g, dconv, n == grp->first, grp->bias_sum);
+            if (status == NN_OK)
+                status = weights_sample(g, j->x + (size_t)n * g->in_floats, dconv,
+                                        n == grp->first ? 0.0f : 1.0f, grp->col, grp->dw_part);
+        }
         if (status == NN_OK && j->dx)
-            status = data_sample(g, j->w, grp->conv_out, grp->col,
-                                 j->dx + (size_t)n * g->in_floats);
+            status = data_samples(j, grp, n0, count, grp->conv_out);
     }
     float *db_part = grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K;
     for (int oc = 0; status == NN_OK && j->want_bias && oc < g->d.out_channels; oc++) {
@@ -792,8 +964,11 @@ nn_status nn_conv2d_backward_maxpool(const nn_conv2d_desc *c, int pool_size, int
     if (status == NN_OK)
         status = check_pool_window(fn, &j);
     double flops = 2.0 * c->batch * j.g.out_floats * j.g.K * (dx ? 2 : 1);
-    if (status == NN_OK)
-        status = run_groups(fn, &j, flops, workspace);
+    if (status != NN_OK)
+        return status;
+    if (dx)
+        j.wino_u = wino_data_weights(&j.g, w, workspace);
+    status = run_groups(fn, &j, flops, workspace);
     if (status != NN_OK)
         return status;
     sum_partials(&j.g, workspace + NN_CONV2D_GROUPS * col_floats(&j.g), dw, dbias);

@@ -36,6 +36,32 @@ nn_status nn_gemm_plan_get(const nn_gemm_plan **plan);
 nn_status nn_sgemm_b_in_place(int M, int N, int K, const float *A, int lda, const float *B,
                               int ldb, float *C, int ldc, const nn_gemm_epilogue *ep);
 
+/* ---- winograd.c: 3x3 convolution at stride 1 by F(4x4, 3x3) ---- */
+/* One convolution as winograd.c sees it: x [in_ch, height, width] zero padded by pad_h,
+ * pad_w on both sides, y [out_ch, out_h, out_w] (out_h = height + 2*pad_h - 2, likewise
+ * out_w). */
+typedef struct nn_wino_shape {
+    int in_ch, out_ch, height, width, pad_h, pad_w, out_h, out_w;
+} nn_wino_shape;
+
+int nn_wino_tiles(const nn_wino_shape *s); /* 4 x 4 output tiles per sample */
+int nn_wino_chunk(const nn_wino_shape *s); /* samples nn_wino_convolve takes at once */
+size_t nn_wino_weights_floats(const nn_wino_shape *s);  /* U: 36 * in_ch * out_ch */
+size_t nn_wino_scratch_floats(const nn_wino_shape *s);  /* one chunk's tiles */
+
+/* U, the transformed kernels, from the 3 x 3 kernel of output o and input channel c at
+ * w + o*out_stride + c*in_stride, tap (r, s) at r*row_stride + s*col_stride (strides may
+ * be negative: a flipped view). */
+void nn_wino_weights(const nn_gemm_kernels *k, const nn_wino_shape *s, const float *w,
+                     ptrdiff_t out_stride, ptrdiff_t in_stride, ptrdiff_t row_stride,
+                     ptrdiff_t col_stride, float *u);
+
+/* y = conv(x, w) + bias (bias may be NULL) for samples <= nn_wino_chunk(s) consecutive
+ * samples of x and y, with U from nn_wino_weights and nn_wino_scratch_floats of scratch. */
+void nn_wino_convolve(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                      const float *x, const float *u, const float *bias, float *y,
+                      float *scratch);
+
 /* ---- threads.c ---- */
 /* Threads worth starting for `flops` of work: at most nn_get_num_threads(), 1 inside
  * a parallel region. */

@@ -32,4 +32,16 @@ static inline void nn_sum_shifted_loop(int n, int count, const ptrdiff_t *offset
     }
 }
 
+/* kernels.h's transpose, 8 x 8 blocks at a time. */
+static inline void nn_transpose_loop(int rows, int cols, const float *src, ptrdiff_t src_rs,
+                                     float *dst, ptrdiff_t dst_rs)
+{
+    enum { B = 8 };
+    for (int i0 = 0; i0 < rows; i0 += B)
+        for (int j0 = 0; j0 < cols; j0 += B)
+            for (int j = j0; j < j0 + B && j < cols; j++)
+                for (int i = i0; i < i0 + B && i < rows; i++)
+                    dst[j * dst_rs + i] = src[i * src_rs + j];
+}
+
 #endif /* NN_SIMD_BLOCK_H */

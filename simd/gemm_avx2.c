@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "pack.h"
 #include "update.h"
+#include "winograd.h"
 
 enum { MR = 6, NR = 16, VL = 8 };
 
@@ -325,6 +326,24 @@ static inline void load_pairs(const float *src, int count, __m256 *even, __m256 
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(d), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* kernels.h's transpose: 8 x 8 blocks through registers. */
+static void transpose(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                      ptrdiff_t dst_rs)
+{
+    for (int i = 0; i < rows; i += VL) {
+        int lines = nn_min_int(VL, rows - i);
+        __m256i store = first_lanes(lines);
+        for (int j = 0; j < cols; j += VL) {
+            int count = nn_min_int(VL, cols - j);
+            __m256 r[8];
+            load_block(r, src + i * src_rs + j, src_rs, lines, count);
+            transpose8(r);
+            for (int q = 0; q < count; q++)
+                _mm256_maskstore_ps(dst + (j + q) * dst_rs + i, store, r[q]);
+        }
+    }
+}
+
 /* pool.h's rule, per lane (all ones where it holds): v larger than best, or the first NaN. */
 static inline __m256 takes_over(__m256 v, __m256 best)
 {
@@ -417,4 +436,6 @@ const nn_gemm_kernels nn_kernels_avx2 = {
     .sgd_update = nn_sgd_update_loop, .adam_update = nn_adam_update_loop,
     .copy_block = copy_block, .sum_shifted = sum_shifted,
     .maxpool_2x2_rows = maxpool_2x2_rows, .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
+    .transpose = transpose, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
+    .wino_weights = nn_wino_weights_loop,
 };

@@ -14,6 +14,7 @@
 #include "kernels.h"
 #include "pack.h"
 #include "update.h"
+#include "winograd.h"
 
 enum { MR = 8, NR = 48, VL = 16, NV = NR / VL };
 
@@ -368,6 +369,24 @@ static inline void load_pairs(const float *src, int count, __m512 *even, __m512 
     *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), hi);
 }
 
+/* kernels.h's transpose: 16 x 16 blocks through registers. */
+static void transpose(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                      ptrdiff_t dst_rs)
+{
+    for (int i = 0; i < rows; i += VL) {
+        int lines = nn_min_int(VL, rows - i);
+        __mmask16 store = first_lanes(lines);
+        for (int j = 0; j < cols; j += VL) {
+            int count = nn_min_int(VL, cols - j);
+            __m512 r[16];
+            load_block(r, src + i * src_rs + j, src_rs, lines, count);
+            transpose16(r);
+            for (int q = 0; q < count; q++)
+                _mm512_mask_storeu_ps(dst + (j + q) * dst_rs + i, store, r[q]);
+        }
+    }
+}
+
 /* pool.h's rule, per lane: v larger than best, or v the first NaN. */
 static inline __mmask16 takes_over(__m512 v, __m512 best)
 {
@@ -467,4 +486,6 @@ const nn_gemm_kernels nn_kernels_avx512 = {
     .sgd_update = nn_sgd_update_loop, .adam_update = nn_adam_update_loop,
     .copy_block = copy_block, .sum_shifted = sum_shifted,
     .maxpool_2x2_rows = maxpool_2x2_rows, .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
+    .transpose = transpose, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
+    .wino_weights = nn_wino_weights_loop,
 };

@@ -17,6 +17,7 @@
 #include "block.h"
 #include "pool.h"
 #include "update.h"
+#include "winograd.h"
 
 enum { MR = 8, NR = 12, VL = 4 };
 
@@ -225,4 +226,6 @@ const nn_gemm_kernels nn_kernels_neon = {
     .copy_block = nn_copy_block_loop, .sum_shifted = nn_sum_shifted_loop,
     .maxpool_2x2_rows = nn_maxpool_2x2_rows_loop,
     .maxpool_2x2_backward_rows = nn_maxpool_2x2_backward_rows_loop,
+    .transpose = nn_transpose_loop, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
+    .wino_weights = nn_wino_weights_loop,
 };

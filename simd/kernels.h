@@ -16,6 +16,10 @@
 /* The most terms one sum_shifted call takes. */
 enum { NN_SUM_SHIFTED_TERMS = 32 };
 
+/* Winograd F(4x4, 3x3) (winograd.h): input and output tile sides, the 36 element-wise
+ * products of a tile, and the channels one transform call takes at most. */
+enum { NN_WINO_IN = 6, NN_WINO_OUT = 4, NN_WINO_POS = 36, NN_WINO_LANES = 16 };
+
 /* Activation codes; engine/ checks they match the public nn_activation values. */
 enum { NN_KACT_NONE = 0, NN_KACT_RELU, NN_KACT_SIGMOID, NN_KACT_TANH };
 
@@ -105,6 +109,21 @@ typedef struct nn_gemm_kernels {
      * if relu_y is not NULL and relu_y[r*n + o] is not > 0.  Writes nothing else. */
     void (*maxpool_2x2_backward_rows)(int rows, int n, const float *dy, const float *winner,
                                       const float *relu_y, ptrdiff_t w, int top_at, float *dx);
+
+    /* dst[j*dst_rs + i] = src[i*src_rs + j] for i < rows, j < cols; no overlap. */
+    void (*transpose)(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                      ptrdiff_t dst_rs);
+
+    /* Winograd F(4x4, 3x3)'s transforms, each for n <= NN_WINO_LANES channels, contiguous
+     * (winograd.h has the arithmetic and the exact layouts): one 6 x 6 input tile into
+     * its 36 positions v[p*v_stride + c]; one output tile from its 36 positions, plus the
+     * bias, into a rows x cols corner of y; a block of 3 x 3 kernels (these strided) into
+     * their 36 positions. */
+    void (*wino_input)(int n, const float *const src[NN_WINO_POS], float *v, ptrdiff_t v_stride);
+    void (*wino_output)(int n, const float *m, ptrdiff_t m_stride, const float *bias, int rows,
+                        int cols, float *y, ptrdiff_t y_rs, ptrdiff_t y_cs);
+    void (*wino_weights)(int n, const float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
+                         ptrdiff_t lane_stride, float *u, ptrdiff_t u_stride);
 } nn_gemm_kernels;
 
 /* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */
