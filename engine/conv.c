@@ -1,5 +1,7 @@
 /*
- * engine/conv.c — 2-D convolution by im2col + GEMM, NCHW, batch first.
+ * engine/conv.c — 2-D convolution by im2col + GEMM, NCHW, batch first; 3x3 kernels at
+ * stride 1 with enough channels go to Winograd's F(4x4, 3x3) instead (winograd.c, with
+ * the same groups, workspace and thread rules; see use_winograd).
  *
  * Per sample n, with K = C*KH*KW rows and P = OH*OW columns in the column matrix:
  *   forward:          y_n  [OC x P] = W [OC x K] . col(x_n) [K x P]  (+ b per row, act)
@@ -208,18 +210,16 @@ static size_t col_floats(const conv_geom *g) { return (size_t)g->K * (size_t)col
 /* ---- Winograd ----------------------------------------------------------------- */
 
 /* A 3x3 kernel at stride 1 with at least WINO_MIN_CHANNELS channels on either side runs
- * its forward and backward-data passes by Winograd's F(4x4, 3x3) (winograd.c): 4
- * multiplies an output instead of 9.  Backward-data is the full convolution of dy with
- * the kernels flipped and their channels swapped (padding 2 - pad), so it needs pad <= 2.
- * The weight gradient stays on im2col. */
+ * all three passes by Winograd's F(4x4, 3x3) (winograd.c): 4 multiplies an output
+ * instead of 9. */
 enum { WINO_MIN_CHANNELS = 8 };
 
 static int use_winograd(const conv_geom *g)
 {
     const nn_conv2d_desc *d = &g->d;
     return d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 &&
-           d->dilation_h == 1 && d->dilation_w == 1 && d->pad_h <= 2 && d->pad_w <= 2 &&
-           d->in_channels >= WINO_MIN_CHANNELS && d->out_channels >= WINO_MIN_CHANNELS;
+           d->dilation_h == 1 && d->dilation_w == 1 && d->in_channels >= WINO_MIN_CHANNELS &&
+           d->out_channels >= WINO_MIN_CHANNELS;
 }
 
 static nn_wino_shape wino_forward_shape(const conv_geom *g)
@@ -229,26 +229,24 @@ static nn_wino_shape wino_forward_shape(const conv_geom *g)
                            d->pad_h, d->pad_w, g->oh, g->ow};
 }
 
-static nn_wino_shape wino_data_shape(const conv_geom *g)
-{
-    const nn_conv2d_desc *d = &g->d;
-    return (nn_wino_shape){d->out_channels, d->in_channels, g->oh, g->ow,
-                           2 - d->pad_h, 2 - d->pad_w, d->height, d->width};
-}
-
 static size_t round_up_16(size_t n) { return (n + 15) / 16 * 16; }
 
-/* One group's Winograd tiles: enough for either pass. */
-static size_t wino_group_floats(const conv_geom *g)
+static int wino_chunk(const conv_geom *g)
 {
-    nn_wino_shape f = wino_forward_shape(g), b = wino_data_shape(g);
-    size_t ff = nn_wino_scratch_floats(&f), bf = nn_wino_scratch_floats(&b);
-    return round_up_16(ff > bf ? ff : bf);
+    nn_wino_shape s = wino_forward_shape(g);
+    return nn_wino_chunk(&s);
 }
 
-/* Workspace layout: the G column matrices and partial gradients; with Winograd, U (either
- * pass's) and the G groups' tiles; with a fused pooling, its G regions (after
- * plain_floats). */
+/* One group's Winograd region: its partial weight gradient dU, then a chunk's tiles. */
+static size_t wino_group_floats(const conv_geom *g)
+{
+    nn_wino_shape s = wino_forward_shape(g);
+    return round_up_16(nn_wino_weights_floats(&s)) + round_up_16(nn_wino_scratch_floats(&s));
+}
+
+/* Workspace layout: the G column matrices and partial gradients; with Winograd, U (or
+ * backward-data's U^T) and the G groups' regions; with a fused pooling, its G regions
+ * (after plain_floats). */
 static size_t im2col_floats(const conv_geom *g)
 {
     return round_up_16(NN_CONV2D_GROUPS * (col_floats(g) + partial_floats(g)));
@@ -268,32 +266,40 @@ static float *wino_u_in(const conv_geom *g, float *workspace)
     return workspace + im2col_floats(g);
 }
 
-static float *wino_tiles_in(const conv_geom *g, float *workspace, int group)
+/* Group `group`'s partial dU; its tiles follow. */
+static float *wino_du_in(const conv_geom *g, float *workspace, int group)
 {
     nn_wino_shape f = wino_forward_shape(g);
     return wino_u_in(g, workspace) + round_up_16(nn_wino_weights_floats(&f)) +
            (size_t)group * wino_group_floats(g);
 }
 
-/* U for the forward pass, from w [OC, C, 3, 3], in the workspace; NULL without Winograd. */
+static float *wino_tiles_in(const conv_geom *g, float *workspace, int group)
+{
+    nn_wino_shape f = wino_forward_shape(g);
+    return wino_du_in(g, workspace, group) + round_up_16(nn_wino_weights_floats(&f));
+}
+
+/* U [36][C x OC] for the forward pass, from w [OC, C, 3, 3], in the workspace; NULL
+ * without Winograd. */
 static const float *wino_forward_weights(const conv_geom *g, const float *w, float *workspace)
 {
     if (!use_winograd(g))
         return NULL;
-    nn_wino_shape s = wino_forward_shape(g);
     float *u = wino_u_in(g, workspace);
-    nn_wino_weights(g->k, &s, w, 9 * (ptrdiff_t)g->d.in_channels, 9, 3, 1, u);
+    nn_wino_weights(g->k, g->d.in_channels, g->d.out_channels, w, 9 * (ptrdiff_t)g->d.in_channels,
+                    9, u);
     return u;
 }
 
-/* U for backward-data: its kernel (o = c, c = oc) is w[oc][c] turned by 180 degrees. */
+/* U^T [36][OC x C] for backward-data. */
 static const float *wino_data_weights(const conv_geom *g, const float *w, float *workspace)
 {
     if (!use_winograd(g))
         return NULL;
-    nn_wino_shape s = wino_data_shape(g);
     float *u = wino_u_in(g, workspace);
-    nn_wino_weights(g->k, &s, w + 8, 9, 9 * (ptrdiff_t)g->d.in_channels, -3, -1, u);
+    nn_wino_weights(g->k, g->d.out_channels, g->d.in_channels, w, 9,
+                    9 * (ptrdiff_t)g->d.in_channels, u);
     return u;
 }
 
@@ -485,6 +491,7 @@ typedef struct conv_group {
     float *col;      /* column matrix [K x P] */
     float *dw_part;  /* partial dW (or dW^T) [OC*K], then db [OC] */
     float *wino;     /* Winograd: the tiles of a chunk of samples */
+    float *wino_du;  /* Winograd: the group's partial dU [36][OC x C] */
     float *conv_out; /* fused pooling: the convolution output or its gradient [OC x P] of a
                         sample, or of a Winograd chunk */
     float *bias_sum; /* fused pooling: the group's bias-gradient sums, OC doubles (as bytes) */
@@ -494,7 +501,7 @@ typedef struct conv_group {
 typedef struct conv_job {
     conv_geom g;
     const float *x, *w, *bias, *dy;
-    const float *wino_u; /* Winograd's U for this pass, or NULL: im2col */
+    const float *wino_u; /* Winograd's U (forward) or U^T (backward-data), or NULL */
     nn_activation act;
     int want_bias; /* backward-weights: sum db too */
     float *y, *dx, *dw;
@@ -514,14 +521,7 @@ static int conv_groups(const conv_geom *g)
 
 
 /* Samples the fused pooling handles at once: a Winograd chunk, or one. */
-static int pool_chunk(const conv_geom *g)
-{
-    if (!use_winograd(g))
-        return 1;
-    nn_wino_shape f = wino_forward_shape(g), b = wino_data_shape(g);
-    int cf = nn_wino_chunk(&f), cb = nn_wino_chunk(&b);
-    return cf > cb ? cf : cb;
-}
+static int pool_chunk(const conv_geom *g) { return use_winograd(g) ? wino_chunk(g) : 1; }
 
 /* One group's region for the fused pooling: the bias sums, then pool_chunk convolution
  * outputs. */
@@ -549,8 +549,10 @@ static nn_status run_group(const conv_job *j, int group, int groups, float *work
         .col = workspace + (size_t)group * col_floats(g),
         .dw_part = workspace + NN_CONV2D_GROUPS * col_floats(g) + (size_t)group * partial_floats(g),
     };
-    if (j->wino_u)
+    if (use_winograd(g)) {
         grp.wino = wino_tiles_in(g, workspace, group);
+        grp.wino_du = wino_du_in(g, workspace, group);
+    }
     if (j->pool_size) {
         grp.bias_sum = workspace + plain_floats(g) + (size_t)group * pool_group_floats(g);
         grp.conv_out = grp.bias_sum + (size_t)g->d.out_channels * (sizeof(double) / sizeof(float));
@@ -618,16 +620,9 @@ static nn_status forward_samples(const conv_job *j, const conv_group *grp, int f
     return status;
 }
 
-/* Samples forward_samples takes at once in this group: a Winograd chunk, or all. */
-static int forward_chunk(const conv_job *j, const conv_group *grp)
-{
-    nn_wino_shape s = wino_forward_shape(&j->g);
-    return j->wino_u ? nn_wino_chunk(&s) : grp->end - grp->first;
-}
-
 static nn_status forward_run(const conv_job *j, const conv_group *grp)
 {
-    int chunk = forward_chunk(j, grp);
+    int chunk = j->wino_u ? wino_chunk(&j->g) : grp->end - grp->first;
     nn_status status = NN_OK;
     for (int n = grp->first; status == NN_OK && n < grp->end; n += chunk) {
         int count = grp->end - n < chunk ? grp->end - n : chunk;
@@ -675,8 +670,8 @@ static nn_status data_samples(const conv_job *j, const conv_group *grp, int firs
     const conv_geom *g = &j->g;
     float *dx = j->dx + (size_t)first * g->in_floats;
     if (j->wino_u) {
-        nn_wino_shape s = wino_data_shape(g);
-        nn_wino_convolve(g->k, &s, count, dy, j->wino_u, NULL, dx, grp->wino);
+        nn_wino_shape s = wino_forward_shape(g);
+        nn_wino_backward(g->k, &s, count, NULL, dy, j->wino_u, dx, NULL, 0, grp->wino);
         return NN_OK;
     }
     nn_status status = NN_OK;
@@ -686,16 +681,9 @@ static nn_status data_samples(const conv_job *j, const conv_group *grp, int firs
     return status;
 }
 
-/* Samples data_samples takes at once: a Winograd chunk, or `otherwise`. */
-static int data_chunk(const conv_job *j, int otherwise)
-{
-    nn_wino_shape s = wino_data_shape(&j->g);
-    return j->wino_u ? nn_wino_chunk(&s) : otherwise;
-}
-
 static nn_status data_run(const conv_job *j, const conv_group *grp)
 {
-    int chunk = data_chunk(j, grp->end - grp->first);
+    int chunk = j->wino_u ? wino_chunk(&j->g) : grp->end - grp->first;
     nn_status status = NN_OK;
     for (int n = grp->first; status == NN_OK && n < grp->end; n += chunk) {
         int count = grp->end - n < chunk ? grp->end - n : chunk;
@@ -776,6 +764,15 @@ static nn_status weights_run(const conv_job *j, const conv_group *grp)
     if (j->want_bias)
         bias_partial(g, j->dy, grp->first, grp->end,
                      grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K);
+    if (use_winograd(g)) { /* the group's dU, chunk by chunk */
+        nn_wino_shape s = wino_forward_shape(g);
+        int chunk = nn_wino_chunk(&s);
+        for (int n = grp->first; n < grp->end; n += chunk)
+            nn_wino_backward(g->k, &s, grp->end - n < chunk ? grp->end - n : chunk,
+                             j->x + (size_t)n * g->in_floats, j->dy + (size_t)n * g->out_floats,
+                             NULL, NULL, grp->wino_du, n > grp->first, grp->wino);
+        return NN_OK;
+    }
     for (int n = grp->first; status == NN_OK && n < grp->end; n++)
         status = weights_sample(g, j->x + (size_t)n * g->in_floats,
                                 j->dy + (size_t)n * g->out_floats, n == grp->first ? 0.0f : 1.0f,
@@ -784,8 +781,8 @@ static nn_status weights_run(const conv_job *j, const conv_group *grp)
 }
 
 /* dw [OC x K] = partial 0 + partial 1 + ... in group order, each read transposed when the
- * partials are dW^T; db likewise, in double, when asked for. */
-static void sum_partials(const conv_geom *g, const float *parts, float *dw, float *dbias)
+ * partials are dW^T. */
+static void sum_weight_partials(const conv_geom *g, const float *parts, float *dw)
 {
     int oc = g->d.out_channels, K = g->K, transposed = weights_transposed(g);
     for (int group = 0; group < conv_groups(g); group++) {
@@ -797,10 +794,25 @@ static void sum_partials(const conv_geom *g, const float *parts, float *dw, floa
                 *d = group == 0 ? v : *d + v;
             }
     }
+}
+
+/* dw from the groups' partials (Winograd's dU summed in group order and transformed
+ * back, or sum_weight_partials); db likewise, in double, when asked for. */
+static void sum_partials(const conv_geom *g, float *workspace, float *dw, float *dbias)
+{
+    const float *parts = workspace + NN_CONV2D_GROUPS * col_floats(g);
+    int oc = g->d.out_channels;
+    if (use_winograd(g)) {
+        nn_wino_shape s = wino_forward_shape(g);
+        nn_wino_weights_backward(g->k, &s, conv_groups(g), wino_du_in(g, workspace, 0),
+                                 (ptrdiff_t)wino_group_floats(g), dw);
+    } else {
+        sum_weight_partials(g, parts, dw);
+    }
     for (int o = 0; dbias && o < oc; o++) {
         double sum = 0.0;
         for (int group = 0; group < conv_groups(g); group++)
-            sum += parts[(size_t)group * partial_floats(g) + (size_t)oc * (size_t)K + (size_t)o];
+            sum += parts[(size_t)group * partial_floats(g) + (size_t)oc * (size_t)g->K + (size_t)o];
         dbias[o] = (float)sum;
     }
 }
@@ -819,7 +831,7 @@ nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, co
         status = run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
     if (status != NN_OK)
         return status;
-    sum_partials(&j.g, workspace + NN_CONV2D_GROUPS * col_floats(&j.g), dw, dbias);
+    sum_partials(&j.g, workspace, dw, dbias);
     return status;
 }
 
@@ -859,7 +871,7 @@ static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     size_t pooled = pooled_floats(j);
-    int chunk = j->wino_u ? forward_chunk(j, grp) : 1;
+    int chunk = pool_chunk(g);
     nn_status status = NN_OK;
     for (int n0 = grp->first; status == NN_OK && n0 < grp->end; n0 += chunk) {
         int count = grp->end - n0 < chunk ? grp->end - n0 : chunk;
@@ -910,14 +922,14 @@ static void add_bias_sums(const conv_geom *g, const float *dy_n, int first, floa
     }
 }
 
-/* Per sample: the pooling's backward into conv_out (the convolution's output gradient,
- * in cache), then the weight gradient from it; per chunk (data_samples'; one sample
- * without Winograd), dx from those gradients; the group's db last. */
+/* Per chunk (Winograd's, or one sample): the pooling's backward into conv_out (the
+ * convolution's output gradient, in cache) sample by sample, then the weight gradient
+ * and dx from it; the group's db last. */
 static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     size_t pooled = pooled_floats(j);
-    int chunk = j->dx ? data_chunk(j, 1) : 1;
+    int chunk = pool_chunk(g);
     nn_status status = NN_OK;
     for (int n0 = grp->first; status == NN_OK && n0 < grp->end; n0 += chunk) {
         int count = grp->end - n0 < chunk ? grp->end - n0 : chunk;
@@ -930,12 +942,18 @@ static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
                                            j->relu_y ? j->relu_y + at : NULL, dconv);
             if (status == NN_OK && j->want_bias)
                 add_bias_sums(g, dconv, n == grp->first, grp->bias_sum);
-            if (status == NN_OK)
+            if (status == NN_OK && !use_winograd(g))
                 status = weights_sample(g, j->x + (size_t)n * g->in_floats, dconv,
                                         n == grp->first ? 0.0f : 1.0f, grp->col, grp->dw_part);
         }
-        if (status == NN_OK && j->dx)
+        if (status == NN_OK && use_winograd(g)) {
+            nn_wino_shape s = wino_forward_shape(g);
+            nn_wino_backward(g->k, &s, count, j->x + (size_t)n0 * g->in_floats, grp->conv_out,
+                             j->wino_u, j->dx ? j->dx + (size_t)n0 * g->in_floats : NULL,
+                             grp->wino_du, n0 > grp->first, grp->wino);
+        } else if (status == NN_OK && j->dx) {
             status = data_samples(j, grp, n0, count, grp->conv_out);
+        }
     }
     float *db_part = grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K;
     for (int oc = 0; status == NN_OK && j->want_bias && oc < g->d.out_channels; oc++) {
@@ -971,6 +989,6 @@ nn_status nn_conv2d_backward_maxpool(const nn_conv2d_desc *c, int pool_size, int
     status = run_groups(fn, &j, flops, workspace);
     if (status != NN_OK)
         return status;
-    sum_partials(&j.g, workspace + NN_CONV2D_GROUPS * col_floats(&j.g), dw, dbias);
+    sum_partials(&j.g, workspace, dw, dbias);
     return status;
 }

@@ -49,18 +49,31 @@ int nn_wino_chunk(const nn_wino_shape *s); /* samples nn_wino_convolve takes at 
 size_t nn_wino_weights_floats(const nn_wino_shape *s);  /* U: 36 * in_ch * out_ch */
 size_t nn_wino_scratch_floats(const nn_wino_shape *s);  /* one chunk's tiles */
 
-/* U, the transformed kernels, from the 3 x 3 kernel of output o and input channel c at
- * w + o*out_stride + c*in_stride, tap (r, s) at r*row_stride + s*col_stride (strides may
- * be negative: a flipped view). */
-void nn_wino_weights(const nn_gemm_kernels *k, const nn_wino_shape *s, const float *w,
-                     ptrdiff_t out_stride, ptrdiff_t in_stride, ptrdiff_t row_stride,
-                     ptrdiff_t col_stride, float *u);
+/* U [36][in_ch x out_ch] (the positions nn_wino_weights_floats / 36 apart), the
+ * transformed kernels, from the 3 x 3 kernel (row-major) of
+ * output o and input channel c at w + o*out_stride + c*in_stride. */
+void nn_wino_weights(const nn_gemm_kernels *k, int in_ch, int out_ch, const float *w,
+                     ptrdiff_t out_stride, ptrdiff_t in_stride, float *u);
 
 /* y = conv(x, w) + bias (bias may be NULL) for samples <= nn_wino_chunk(s) consecutive
- * samples of x and y, with U from nn_wino_weights and nn_wino_scratch_floats of scratch. */
+ * samples of x and y, with U from nn_wino_weights(in_ch, out_ch) and
+ * nn_wino_scratch_floats of scratch. */
 void nn_wino_convolve(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
                       const float *x, const float *u, const float *bias, float *y,
                       float *scratch);
+
+/* The backward of nn_wino_convolve for such a chunk, from its dy: with dx non-NULL, dx
+ * (overwritten) from ut = nn_wino_weights(out_ch, in_ch) of the kernels with their
+ * channels swapped; with du non-NULL (laid out as U), du = (accumulate ? du : 0) + the
+ * chunk's share of the weight gradient, from x. */
+void nn_wino_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                      const float *x, const float *dy, const float *ut, float *dx, float *du,
+                      int accumulate, float *scratch);
+
+/* dw [out_ch, in_ch, 3, 3] = G^T (du_0 + du_1 + ... ) G over `parts` partial du of
+ * nn_wino_backward, part_stride floats apart, added in order. */
+void nn_wino_weights_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int parts,
+                              const float *du, ptrdiff_t part_stride, float *dw);
 
 /* ---- threads.c ---- */
 /* Threads worth starting for `flops` of work: at most nn_get_num_threads(), 1 inside

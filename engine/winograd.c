@@ -3,46 +3,95 @@
  *
  * The output is cut into 4 x 4 tiles (tiles_h x tiles_w per sample, the last row and
  * column of tiles cut short), each computed from a 6 x 6 input tile (zero outside the
- * input: the padding).  For a chunk of samples with T tiles in all:
- *   1. input transform (simd/winograd.h): V[p] [T x C], the 36 positions p of B^T d B
- *      for every tile and input channel, from each sample transposed to channels-last
- *      (H*W x C), so that the transform's lanes (channels) are contiguous;
- *   2. 36 GEMMs, one per position: M[p] [T x OC] = V[p] . U[p] [C x OC], by the ISA's
- *      register tile reading both operands in place (C is short: 32 for MNIST's conv2,
- *      so packing would cost about what it saves);
- *   3. output transform: y = A^T M A + bias, tile by tile, into a channels-last sample
- *      (P x OC), transposed into NCHW.
- * U[p] [C x OC] (the kernels' G g G^T) is made once per call by nn_wino_weights, from any
- * strided view of the kernels, so the backward-data pass (a full convolution of dy with
- * the kernels flipped and transposed) runs through the same code.
+ * input: the padding).  With B^T, G, A^T the transforms of simd/winograd.h, p one of the
+ * 36 positions of a transformed tile and T the tiles of a chunk of samples:
  *
- * Each output is a function of its own tile only, summed over the channels in order, so
- * the bits do not depend on the chunk, the thread or the tile's place in the GEMM.  The
- * arithmetic differs from direct convolution: F(4x4, 3x3) does 4 multiplies an output
- * where im2col does 9, at the price of transforms whose coefficients (up to 8 in A^T, 5
- * in B^T, 1/24 in G) let rounding errors grow several times over direct summation
- * (tests/test_conv.c bounds them).
+ *   forward           V[p] [T x C]  = (B^T d B)[p] of every tile and input channel
+ *                     M[p] [T x OC] = V[p] . U[p] [C x OC],  U = G g G^T of the kernels
+ *                     y = A^T M A (+ bias), tile by tile
+ *   backward          dM[p] [T x OC] = (A dy A^T)[p]  (the output transform's adjoint)
+ *     weights         dU[p] [C x OC] += V[p]^T . dM[p], summed over the chunks of a group,
+ *                     then dW = G^T dU G over the groups' sums (nn_wino_weights_backward)
+ *     data            dV[p] [T x C] = dM[p] . U[p]^T,  dx = B dV B^T, the overlapping
+ *                     6 x 6 tiles added in tile order
+ *
+ * The transforms' lanes are channels: each sample is transposed to channels-last (H*W x
+ * C) on the way in and back to NCHW on the way out.  The GEMMs with a short K (C or OC:
+ * 32 and 64 for MNIST's conv2) run on the ISA's register tile with both operands in
+ * place, where packing would cost about what it saves; the weight gradient's (K = T, the
+ * chunk's tiles) packs V[p]^T into the tile's A panels, whose order V's layout lacks.
+ *
+ * Bits: y and dx depend on their own tiles only, so not on the chunk, the thread or
+ * where a tile falls in a GEMM; dW on the chunks and groups, which the batch fixes.  The
+ * arithmetic differs from direct convolution: 4 multiplies an output where im2col does 9,
+ * at the price of transforms whose coefficients (up to 8 in A^T, 5 in B^T, 1/24 in G) let
+ * rounding errors grow several times over direct summation (tests/test_conv.c bounds
+ * them).
  */
 #include "internal.h"
 
+static int tiles_across(const nn_wino_shape *s) { return (s->out_w + NN_WINO_OUT - 1) / NN_WINO_OUT; }
+
 int nn_wino_tiles(const nn_wino_shape *s)
 {
-    return ((s->out_h + NN_WINO_OUT - 1) / NN_WINO_OUT) * ((s->out_w + NN_WINO_OUT - 1) / NN_WINO_OUT);
+    return ((s->out_h + NN_WINO_OUT - 1) / NN_WINO_OUT) * tiles_across(s);
+}
+
+/* Floats from one of the 36 positions of a matrix of n floats to the next: n rounded up to
+ * whole cache lines, an odd number of them, so that the 36 rows a transform reads or
+ * writes at once fall in different L1 sets.  (At multiples of 4 KiB they share a set:
+ * MNIST's dU positions 8 KiB apart took 12% of conv2's weight gradient to sum.) */
+static ptrdiff_t pos_stride(size_t n)
+{
+    size_t lines = (n + 15) / 16;
+    return (ptrdiff_t)(16 * (lines | 1));
+}
+
+static ptrdiff_t weights_stride(const nn_wino_shape *s)
+{
+    return pos_stride((size_t)s->in_ch * (size_t)s->out_ch);
 }
 
 size_t nn_wino_weights_floats(const nn_wino_shape *s)
 {
-    return (size_t)NN_WINO_POS * (size_t)s->in_ch * (size_t)s->out_ch;
+    return (size_t)NN_WINO_POS * (size_t)weights_stride(s);
 }
 
-/* V and M of one sample. */
+/* V (or dV) and M (or dM) of one sample, without the padding of pos_stride. */
 static size_t sample_floats(const nn_wino_shape *s)
 {
     return (size_t)NN_WINO_POS * (size_t)nn_wino_tiles(s) * ((size_t)s->in_ch + (size_t)s->out_ch);
 }
 
+/* Where a chunk of T tiles keeps V (or dV), M (or dM), a channels-last sample and a
+ * packed V[p]^T. */
+typedef struct chunk_tiles {
+    int T;
+    ptrdiff_t v_stride, m_stride; /* between positions */
+    float *v, *m, *last, *packed;
+} chunk_tiles;
+
+enum { MR_MAX = 16 }; /* no ISA's register tile has more rows */
+
+static size_t packed_floats(const nn_wino_shape *s, int T)
+{
+    return ((size_t)s->in_ch + MR_MAX) * (size_t)T;
+}
+
+static chunk_tiles chunk_tiles_in(const nn_wino_shape *s, int samples, float *scratch)
+{
+    chunk_tiles c = {.T = samples * nn_wino_tiles(s)};
+    c.v_stride = pos_stride((size_t)c.T * (size_t)s->in_ch);
+    c.m_stride = pos_stride((size_t)c.T * (size_t)s->out_ch);
+    c.v = scratch;
+    c.m = c.v + NN_WINO_POS * c.v_stride;
+    c.packed = c.m + NN_WINO_POS * c.m_stride;
+    c.last = c.packed + packed_floats(s, c.T);
+    return c;
+}
+
 /* A chunk's V and M should stay in the L2 next to U: 256k floats (1 MiB) at most, and
- * at most 8 samples (MNIST's conv2 forward: 8, 72 tiles; its backward-data: 4, 64). */
+ * at most 8 samples (MNIST's conv2: 8, 72 tiles). */
 enum { CHUNK_FLOATS = 1 << 18, CHUNK_MAX = 8 };
 
 int nn_wino_chunk(const nn_wino_shape *s)
@@ -51,128 +100,233 @@ int nn_wino_chunk(const nn_wino_shape *s)
     return fit < 1 ? 1 : fit > CHUNK_MAX ? CHUNK_MAX : (int)fit;
 }
 
-/* One sample channels-last: x (H*W x C, and a row of C zeros read as the padding) or y
- * (P x OC). */
+/* One sample channels-last, with a row of zeros after it where it is read by tiles: x
+ * (H*W x C, the zeros read as the padding), dy (P x OC, zeros past the edge) or y, dx. */
 static size_t channels_last_floats(const nn_wino_shape *s)
 {
     size_t x = ((size_t)s->height * (size_t)s->width + 1) * (size_t)s->in_ch;
-    size_t y = (size_t)s->out_h * (size_t)s->out_w * (size_t)s->out_ch;
+    size_t y = ((size_t)s->out_h * (size_t)s->out_w + 1) * (size_t)s->out_ch;
     return x > y ? x : y;
 }
 
 size_t nn_wino_scratch_floats(const nn_wino_shape *s)
 {
-    return (size_t)nn_wino_chunk(s) * sample_floats(s) + channels_last_floats(s);
+    chunk_tiles c = chunk_tiles_in(s, nn_wino_chunk(s), NULL);
+    return (size_t)NN_WINO_POS * (size_t)(c.v_stride + c.m_stride) + packed_floats(s, c.T) +
+           channels_last_floats(s);
 }
 
-void nn_wino_weights(const nn_gemm_kernels *k, const nn_wino_shape *s, const float *w,
-                     ptrdiff_t out_stride, ptrdiff_t in_stride, ptrdiff_t row_stride,
-                     ptrdiff_t col_stride, float *u)
+void nn_wino_weights(const nn_gemm_kernels *k, int in_ch, int out_ch, const float *w,
+                     ptrdiff_t out_stride, ptrdiff_t in_stride, float *u)
 {
-    ptrdiff_t u_stride = (ptrdiff_t)s->in_ch * s->out_ch;
-    for (int c = 0; c < s->in_ch; c++)
-        for (int o = 0; o < s->out_ch; o += NN_WINO_LANES) {
-            int n = s->out_ch - o < NN_WINO_LANES ? s->out_ch - o : NN_WINO_LANES;
-            k->wino_weights(n, w + c * in_stride + o * out_stride, row_stride, col_stride,
-                            out_stride, u + (ptrdiff_t)c * s->out_ch + o, u_stride);
+    ptrdiff_t u_stride = pos_stride((size_t)in_ch * (size_t)out_ch);
+    for (int c = 0; c < in_ch; c++)
+        for (int o = 0; o < out_ch; o += NN_WINO_LANES)
+            k->wino_weights(out_ch - o < NN_WINO_LANES ? out_ch - o : NN_WINO_LANES,
+                            w + c * in_stride + o * out_stride, 3, 1, out_stride,
+                            u + (ptrdiff_t)c * out_ch + o, u_stride);
+}
+
+void nn_wino_weights_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int parts,
+                              const float *du, ptrdiff_t part_stride, float *dw)
+{
+    int C = s->in_ch, OC = s->out_ch;
+    for (int c = 0; c < C; c++)
+        for (int o = 0; o < OC; o += NN_WINO_LANES)
+            k->wino_weights_backward(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES, parts,
+                                     du + (ptrdiff_t)c * OC + o, part_stride, weights_stride(s),
+                                     dw + ((ptrdiff_t)o * C + c) * 9, 3, 1, 9 * (ptrdiff_t)C);
+}
+
+/* Rows of `channels` floats, in the channels-last sample xt, of the side x side tile at
+ * (top, left) (which may reach outside: those read xt's zero row, at rows * cols, or
+ * are NULL if zero_row is 0). */
+static void tile_rows(float *xt, int rows, int cols, int channels, int top, int left, int side,
+                      int zero_row, float **out)
+{
+    for (int r = 0; r < side; r++)
+        for (int c = 0; c < side; c++) {
+            int y = top + r, x = left + c;
+            int inside = y >= 0 && y < rows && x >= 0 && x < cols;
+            ptrdiff_t at = inside ? (ptrdiff_t)y * cols + x : (ptrdiff_t)rows * cols;
+            out[r * side + c] = inside || zero_row ? xt + at * channels : NULL;
         }
 }
 
-/* The 36 input rows (C floats each) of tile (ti, tj) in the channels-last sample xt,
- * whose row H*W is zeros: the padding's. */
-static void tile_sources(const nn_wino_shape *s, const float *xt, int ti, int tj,
-                         const float *src[NN_WINO_POS])
+/* Sample n of an NCHW tensor of `channels` x `plane` transposed channels-last into xt. */
+static void to_channels_last(const nn_gemm_kernels *k, const float *x, int n, int channels,
+                             int plane, float *xt)
 {
-    ptrdiff_t zeros = (ptrdiff_t)s->height * s->width;
-    for (int r = 0; r < NN_WINO_IN; r++) {
-        int row = ti * NN_WINO_OUT - s->pad_h + r;
-        for (int c = 0; c < NN_WINO_IN; c++) {
-            int col = tj * NN_WINO_OUT - s->pad_w + c;
-            int inside = row >= 0 && row < s->height && col >= 0 && col < s->width;
-            src[r * NN_WINO_IN + c] = xt + (inside ? (ptrdiff_t)row * s->width + col : zeros) * s->in_ch;
-        }
-    }
+    k->transpose(channels, plane, x + (size_t)n * (size_t)channels * (size_t)plane, plane, xt,
+                 channels);
 }
 
-/* V[p] [T x C] for the chunk's samples x (T = samples * tiles), each first transposed into
- * xt. */
-static void input_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
-                            const float *x, float *v, float *xt)
+static void zero_row(float *xt, int channels, int plane)
 {
-    int tiles_w = (s->out_w + NN_WINO_OUT - 1) / NN_WINO_OUT, tiles = nn_wino_tiles(s);
-    ptrdiff_t plane = (ptrdiff_t)s->height * s->width, C = s->in_ch;
-    ptrdiff_t v_stride = (ptrdiff_t)samples * tiles * C;
-    for (ptrdiff_t c = 0; c < C; c++)
-        xt[plane * C + c] = 0.0f;
+    for (int c = 0; c < channels; c++)
+        xt[(size_t)plane * (size_t)channels + (size_t)c] = 0.0f;
+}
+
+/* One tile's transform for n <= NN_WINO_LANES channels, from its rows of channels to the
+ * 36 positions dst[p*dst_stride + c]: the kernels' wino_input and wino_output_backward. */
+typedef void tile_transform(int n, const float *const *src, float *dst, ptrdiff_t dst_stride);
+
+/* Every tile of the chunk's samples of x [samples, channels, rows, cols] through fn: the
+ * side x side window at (4 ti - top, 4 tj - left) of tile (ti, tj), from each sample
+ * transposed channels-last into xt (outside it, zeros), into dst + tile * channels. */
+static void transform_tiles(const nn_gemm_kernels *k, tile_transform *fn, const nn_wino_shape *s,
+                            int samples, const float *x, int channels, int rows, int cols,
+                            int side, int top, int left, float *dst, ptrdiff_t dst_stride,
+                            float *xt)
+{
+    int tiles = nn_wino_tiles(s);
+    zero_row(xt, channels, rows * cols);
     for (int n = 0; n < samples; n++) {
-        k->transpose((int)C, (int)plane, x + (size_t)n * (size_t)C * (size_t)plane, plane, xt, C);
+        to_channels_last(k, x, n, channels, rows * cols, xt);
         for (int t = 0; t < tiles; t++) {
-            const float *src[NN_WINO_POS], *block[NN_WINO_POS];
-            tile_sources(s, xt, t / tiles_w, t % tiles_w, src);
-            float *v_t = v + ((ptrdiff_t)n * tiles + t) * C;
-            for (int c = 0; c < C; c += NN_WINO_LANES) {
-                for (int p = 0; p < NN_WINO_POS; p++)
-                    block[p] = src[p] + c;
-                k->wino_input(C - c < NN_WINO_LANES ? (int)(C - c) : NN_WINO_LANES, block,
-                              v_t + c, v_stride);
+            float *src[NN_WINO_POS];
+            tile_rows(xt, rows, cols, channels, t / tiles_across(s) * NN_WINO_OUT - top,
+                      t % tiles_across(s) * NN_WINO_OUT - left, side, 1, src);
+            float *dst_t = dst + ((ptrdiff_t)n * tiles + t) * channels;
+            for (int c = 0; c < channels; c += NN_WINO_LANES) {
+                const float *block[NN_WINO_POS];
+                for (int i = 0; i < side * side; i++)
+                    block[i] = src[i] + c;
+                fn(channels - c < NN_WINO_LANES ? channels - c : NN_WINO_LANES, block, dst_t + c,
+                   dst_stride);
             }
         }
     }
 }
 
-/* M[p] [T x OC] = V[p] [T x C] . U[p] [C x OC] for the 36 positions, register tile by
- * register tile, each a whole K = C sum. */
-static void tile_products(const nn_gemm_kernels *k, const nn_wino_shape *s, int T,
-                          const float *v, const float *u, float *m)
+/* V[p] [T x C] = (B^T d B)[p] for the chunk's samples x (T = samples * tiles). */
+static void input_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                            const float *x, float *v, ptrdiff_t v_stride, float *xt)
 {
-    int C = s->in_ch, OC = s->out_ch;
-    /* OC in equal blocks of whole vectors, at most NR wide: 64 as 32 + 32, not 48 + 16,
-     * whose narrow tile would wait on its eight broadcasts. */
-    int blocks = (OC + k->nr - 1) / k->nr;
-    int width = ((OC + blocks - 1) / blocks + k->vl - 1) / k->vl * k->vl;
+    transform_tiles(k, k->wino_input, s, samples, x, s->in_ch, s->height, s->width, NN_WINO_IN,
+                    s->pad_h, s->pad_w, v, v_stride, xt);
+}
+
+/* c[p] [T x N] = a[p] [T x K] . b[p] [K x N] for the 36 positions (as, bs, cs floats
+ * apart), register tile by register tile, each a whole-K sum; N in equal blocks of whole
+ * vectors at most NR wide (64 as 32 + 32, not 48 + 16, whose narrow tile would wait on
+ * its broadcasts). */
+static void products(const nn_gemm_kernels *k, int T, int K, int N, const float *a,
+                     ptrdiff_t as, const float *b, ptrdiff_t bs, float *c, ptrdiff_t cs)
+{
+    int blocks = (N + k->nr - 1) / k->nr;
+    int width = ((N + blocks - 1) / blocks + k->vl - 1) / k->vl * k->vl;
     for (int p = 0; p < NN_WINO_POS; p++) {
-        const float *v_p = v + (size_t)p * (size_t)T * (size_t)C;
-        const float *u_p = u + (size_t)p * (size_t)C * (size_t)OC;
-        float *m_p = m + (size_t)p * (size_t)T * (size_t)OC;
-        for (int o = 0; o < OC; o += width)
-            for (int t = 0; t < T; t += k->mr)
-                k->gemm_tile(T - t < k->mr ? T - t : k->mr, OC - o < width ? OC - o : width, C,
-                             v_p + (size_t)t * (size_t)C, C, u_p + o, OC,
-                             m_p + (size_t)t * (size_t)OC + o, OC, 1.0f, 0.0f, NULL);
+        const float *a_p = a + p * as, *b_p = b + p * bs;
+        float *c_p = c + p * cs;
+        for (int j = 0; j < N; j += width)
+            for (int i = 0; i < T; i += k->mr)
+                k->gemm_tile(T - i < k->mr ? T - i : k->mr, N - j < width ? N - j : width, K,
+                             a_p + (size_t)i * (size_t)K, K, b_p + j, N,
+                             c_p + (size_t)i * (size_t)N + j, N, 1.0f, 0.0f, NULL);
     }
 }
 
 /* y [samples, OC, out_h, out_w] = A^T M A + bias, tile by tile into the channels-last
  * yt [P x OC], then transposed. */
 static void output_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
-                             const float *m, const float *bias, float *y, float *yt)
+                             const float *m, ptrdiff_t m_stride, const float *bias, float *y,
+                             float *yt)
 {
-    int tiles_w = (s->out_w + NN_WINO_OUT - 1) / NN_WINO_OUT, tiles = nn_wino_tiles(s);
-    ptrdiff_t P = (ptrdiff_t)s->out_h * s->out_w, OC = s->out_ch;
-    ptrdiff_t m_stride = (ptrdiff_t)samples * tiles * OC;
+    int tiles = nn_wino_tiles(s), OC = s->out_ch, P = s->out_h * s->out_w;
     for (int n = 0; n < samples; n++) {
         for (int t = 0; t < tiles; t++) {
-            int oy = t / tiles_w * NN_WINO_OUT, ox = t % tiles_w * NN_WINO_OUT;
+            int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
             int rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT;
             int cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT;
             const float *m_t = m + ((ptrdiff_t)n * tiles + t) * OC;
             float *yt_t = yt + ((ptrdiff_t)oy * s->out_w + ox) * OC;
             for (int o = 0; o < OC; o += NN_WINO_LANES)
-                k->wino_output(OC - o < NN_WINO_LANES ? (int)(OC - o) : NN_WINO_LANES, m_t + o,
+                k->wino_output(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES, m_t + o,
                                m_stride, bias ? bias + o : NULL, rows, cols, yt_t + o,
-                               s->out_w * OC, OC);
+                               (ptrdiff_t)s->out_w * OC, OC);
         }
-        k->transpose((int)P, (int)OC, yt, OC, y + (size_t)n * (size_t)OC * (size_t)P, P);
+        k->transpose(P, OC, yt, OC, y + (size_t)n * (size_t)OC * (size_t)P, P);
     }
 }
 
 void nn_wino_convolve(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
                       const float *x, const float *u, const float *bias, float *y, float *scratch)
 {
-    int T = samples * nn_wino_tiles(s);
-    float *v = scratch, *m = v + (size_t)NN_WINO_POS * (size_t)T * (size_t)s->in_ch;
-    float *last = m + (size_t)NN_WINO_POS * (size_t)T * (size_t)s->out_ch;
-    input_transform(k, s, samples, x, v, last);
-    tile_products(k, s, T, v, u, m);
-    output_transform(k, s, samples, m, bias, y, last);
+    chunk_tiles c = chunk_tiles_in(s, samples, scratch);
+    input_transform(k, s, samples, x, c.v, c.v_stride, c.last);
+    products(k, c.T, s->in_ch, s->out_ch, c.v, c.v_stride, u, weights_stride(s), c.m, c.m_stride);
+    output_transform(k, s, samples, c.m, c.m_stride, bias, y, c.last);
+}
+
+/* dM[p] [T x OC] = (A dy A^T)[p] for the chunk's dy. */
+static void output_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                            const float *dy, float *m, ptrdiff_t m_stride, float *dyt)
+{
+    transform_tiles(k, k->wino_output_backward, s, samples, dy, s->out_ch, s->out_h, s->out_w,
+                    NN_WINO_OUT, 0, 0, m, m_stride, dyt);
+}
+
+/* dx [samples, C, H, W] = the sum over tiles of B dV B^T, added in tile order into the
+ * zeroed channels-last dxt [H*W x C] (the padding's share dropped), then transposed. */
+static void input_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                           const float *dv, ptrdiff_t v_stride, float *dx, float *dxt)
+{
+    int tiles = nn_wino_tiles(s), C = s->in_ch, plane = s->height * s->width;
+    for (int n = 0; n < samples; n++) {
+        for (size_t i = 0; i < (size_t)plane * (size_t)C; i++)
+            dxt[i] = 0.0f;
+        for (int t = 0; t < tiles; t++) {
+            float *dst[NN_WINO_POS];
+            tile_rows(dxt, s->height, s->width, C, t / tiles_across(s) * NN_WINO_OUT - s->pad_h,
+                      t % tiles_across(s) * NN_WINO_OUT - s->pad_w, NN_WINO_IN, 0, dst);
+            const float *v_t = dv + ((ptrdiff_t)n * tiles + t) * C;
+            for (int c = 0; c < C; c += NN_WINO_LANES) {
+                float *block[NN_WINO_POS];
+                for (int p = 0; p < NN_WINO_POS; p++)
+                    block[p] = dst[p] ? dst[p] + c : NULL;
+                k->wino_input_backward(C - c < NN_WINO_LANES ? C - c : NN_WINO_LANES, v_t + c,
+                                       v_stride, block);
+            }
+        }
+        k->transpose(plane, C, dxt, C, dx + (size_t)n * (size_t)C * (size_t)plane, plane);
+    }
+}
+
+/* du[p] [C x OC] = (accumulate ? du[p] : 0) + V[p]^T . dM[p], V[p]^T packed into the ISA's
+ * A panels (a whole-K tile each: K = T, the chunk's tiles), dM read in place. */
+static void weight_products(const nn_gemm_kernels *k, const nn_wino_shape *s,
+                            const chunk_tiles *c, int accumulate, float *du)
+{
+    int C = s->in_ch, OC = s->out_ch, T = c->T;
+    int blocks = (OC + k->nr - 1) / k->nr;
+    int width = ((OC + blocks - 1) / blocks + k->vl - 1) / k->vl * k->vl;
+    for (int p = 0; p < NN_WINO_POS; p++) {
+        const float *m_p = c->m + p * c->m_stride;
+        float *du_p = du + p * weights_stride(s);
+        k->pack_a(C, T, c->v + p * c->v_stride, 1, C, c->packed);
+        for (int j = 0; j < OC; j += width)
+            for (int i = 0; i < C; i += k->mr)
+                k->gemm_tile(C - i < k->mr ? C - i : k->mr, OC - j < width ? OC - j : width, T,
+                             c->packed + (size_t)i * (size_t)T, 0, m_p + j, OC,
+                             du_p + (size_t)i * (size_t)OC + j, OC, 1.0f,
+                             accumulate ? 1.0f : 0.0f, NULL);
+    }
+}
+
+void nn_wino_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                      const float *x, const float *dy, const float *ut, float *dx, float *du,
+                      int accumulate, float *scratch)
+{
+    int C = s->in_ch, OC = s->out_ch;
+    chunk_tiles c = chunk_tiles_in(s, samples, scratch);
+    output_gradient(k, s, samples, dy, c.m, c.m_stride, c.last);
+    if (du) {
+        input_transform(k, s, samples, x, c.v, c.v_stride, c.last);
+        weight_products(k, s, &c, accumulate, du);
+    }
+    if (dx) {
+        products(k, c.T, OC, C, c.m, c.m_stride, ut, weights_stride(s), c.v, c.v_stride);
+        input_gradient(k, s, samples, c.v, c.v_stride, dx, c.last);
+    }
 }

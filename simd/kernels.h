@@ -124,6 +124,16 @@ typedef struct nn_gemm_kernels {
                         int cols, float *y, ptrdiff_t y_rs, ptrdiff_t y_cs);
     void (*wino_weights)(int n, const float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
                          ptrdiff_t lane_stride, float *u, ptrdiff_t u_stride);
+    /* Their adjoints, for the backward passes: an output tile's gradient into its 36
+     * positions; one tile's 36 positions added into the input's gradient; the kernels'
+     * gradients from their 36 positions, summed over `parts` partial sums in order. */
+    void (*wino_output_backward)(int n, const float *const src[NN_WINO_OUT * NN_WINO_OUT],
+                                 float *m, ptrdiff_t m_stride);
+    void (*wino_input_backward)(int n, const float *v, ptrdiff_t v_stride,
+                                float *const dst[NN_WINO_POS]);
+    void (*wino_weights_backward)(int n, int parts, const float *u, ptrdiff_t part_stride,
+                                  ptrdiff_t u_stride, float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
+                                  ptrdiff_t lane_stride);
 } nn_gemm_kernels;
 
 /* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */

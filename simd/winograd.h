@@ -85,6 +85,44 @@ static inline void nn_wino_g(const nn_wino_vec *a, int as, nn_wino_vec *o, int o
     o[5 * os] = a2;
 }
 
+/* z[k*zs] = (A y)[k], k < 6, for the four vectors y[i*ys]: the output transform's
+ * adjoint. */
+static inline void nn_wino_a(const nn_wino_vec *y, int ys, nn_wino_vec *z, int zs)
+{
+    nn_wino_vec y0 = y[0], y1 = y[ys], y2 = y[2 * ys], y3 = y[3 * ys];
+    nn_wino_vec s02 = y0 + y2, s13 = y1 + y3, e = y0 + 4.0f * y2, o = y1 + 4.0f * y3;
+    z[0] = y0;
+    z[zs] = s02 + s13;
+    z[2 * zs] = s02 - s13;
+    z[3 * zs] = e + 2.0f * o;
+    z[4 * zs] = e - 2.0f * o;
+    z[5 * zs] = y3;
+}
+
+/* e[r*es] = (B v)[r] for the six vectors v[k*vs]: the input transform's adjoint. */
+static inline void nn_wino_b(const nn_wino_vec *v, int vs, nn_wino_vec *e, int es)
+{
+    nn_wino_vec v0 = v[0], v1 = v[vs], v2 = v[2 * vs], v3 = v[3 * vs], v4 = v[4 * vs],
+                v5 = v[5 * vs];
+    e[0] = 4.0f * v0;
+    e[es] = 4.0f * (v2 - v1) + 2.0f * (v4 - v3) + 4.0f * v5;
+    e[2 * es] = -5.0f * v0 - 4.0f * (v1 + v2) - (v3 + v4);
+    e[3 * es] = (v1 - v2) + 2.0f * (v3 - v4) - 5.0f * v5;
+    e[4 * es] = v0 + (v1 + v2) + (v3 + v4);
+    e[5 * es] = v5;
+}
+
+/* w[r*ws] = (G^T u)[r], r < 3, for the six vectors u[k*us]: the weight transform's
+ * adjoint. */
+static inline void nn_wino_gt(const nn_wino_vec *u, int us, nn_wino_vec *w, int ws)
+{
+    nn_wino_vec s12 = u[us] + u[2 * us], d21 = u[2 * us] - u[us];
+    nn_wino_vec s34 = u[3 * us] + u[4 * us], d34 = u[3 * us] - u[4 * us];
+    w[0] = u[0] * (1.0f / 4.0f) - s12 * (1.0f / 6.0f) + s34 * (1.0f / 24.0f);
+    w[ws] = d21 * (1.0f / 6.0f) + d34 * (1.0f / 12.0f);
+    w[2 * ws] = (s34 - s12) * (1.0f / 6.0f) + u[5 * us];
+}
+
 /* One input tile, n <= NN_WINO_LANES channels: v[p*v_stride + c] = (B^T d B)[p / 6][p % 6]
  * of channel c, where d[r][s] = src[r*6 + s][c] (padding points at zeros). */
 static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS], float *v,
@@ -144,6 +182,76 @@ static inline void nn_wino_weights_loop(int n, const float *w, ptrdiff_t w_rs, p
         nn_wino_g(t + k * 3, 1, o + k * NN_WINO_IN, 1);
     for (int p = 0; p < NN_WINO_POS; p++)
         nn_wino_store(u + p * u_stride, &o[p], n);
+}
+
+/* The output transform's adjoint for one tile, n <= NN_WINO_LANES channels: m[p*m_stride +
+ * c] = (A dy A^T)[p / 6][p % 6] of channel c, where dy[i][j] = src[i*4 + j][c] (outputs
+ * past the edge point at zeros). */
+static inline void nn_wino_output_backward_loop(int n, const float *const src[16], float *m,
+                                                ptrdiff_t m_stride)
+{
+    nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT], t[NN_WINO_IN * NN_WINO_OUT], o[NN_WINO_POS];
+    for (int i = 0; i < NN_WINO_OUT * NN_WINO_OUT; i++)
+        nn_wino_load(&d[i], src[i], n);
+    for (int j = 0; j < NN_WINO_OUT; j++) /* columns: t = A dy, 6 x 4 */
+        nn_wino_a(d + j, NN_WINO_OUT, t + j, NN_WINO_OUT);
+    for (int k = 0; k < NN_WINO_IN; k++) /* rows: o = t A^T, 6 x 6 */
+        nn_wino_a(t + k * NN_WINO_OUT, 1, o + k * NN_WINO_IN, 1);
+    for (int p = 0; p < NN_WINO_POS; p++)
+        nn_wino_store(m + p * m_stride, &o[p], n);
+}
+
+/* The input transform's adjoint for one tile, n <= NN_WINO_LANES channels: dst[p][c] +=
+ * (B dv B^T)[p / 6][p % 6] of channel c, where dv[p] = v[p*v_stride + c]; a NULL dst[p]
+ * (padding) is skipped. */
+static inline void nn_wino_input_backward_loop(int n, const float *v, ptrdiff_t v_stride,
+                                               float *const dst[NN_WINO_POS])
+{
+    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_POS];
+    for (int p = 0; p < NN_WINO_POS; p++)
+        nn_wino_load(&d[p], v + p * v_stride, n);
+    for (int l = 0; l < NN_WINO_IN; l++) /* columns: t = B dv */
+        nn_wino_b(d + l, NN_WINO_IN, t + l, NN_WINO_IN);
+    for (int r = 0; r < NN_WINO_IN; r++) /* rows: d = t B^T */
+        nn_wino_b(t + r * NN_WINO_IN, 1, d + r * NN_WINO_IN, 1);
+    for (int p = 0; p < NN_WINO_POS; p++) {
+        if (!dst[p])
+            continue;
+        nn_wino_vec sum;
+        nn_wino_load(&sum, dst[p], n);
+        sum += d[p];
+        nn_wino_store(dst[p], &sum, n);
+    }
+}
+
+/* The weight transform's adjoint for n <= NN_WINO_LANES kernels, over parts summed in
+ * order: w[r*w_rs + s*w_cs + c*lane_stride] = (G^T u G)[r][s] of kernel c, where u[p] =
+ * the sum over q < parts of u[q*part_stride + p*u_stride + c]. */
+static inline void nn_wino_weights_backward_loop(int n, int parts, const float *u,
+                                                 ptrdiff_t part_stride, ptrdiff_t u_stride,
+                                                 float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
+                                                 ptrdiff_t lane_stride)
+{
+    nn_wino_vec d[NN_WINO_POS], t[3 * NN_WINO_IN], o[9];
+    for (int p = 0; p < NN_WINO_POS; p++) {
+        nn_wino_load(&d[p], u + p * u_stride, n);
+        for (int q = 1; q < parts; q++) {
+            nn_wino_vec part;
+            nn_wino_load(&part, u + q * part_stride + p * u_stride, n);
+            d[p] += part;
+        }
+    }
+    for (int l = 0; l < NN_WINO_IN; l++) /* columns: t = G^T u, 3 x 6 */
+        nn_wino_gt(d + l, NN_WINO_IN, t + l, NN_WINO_IN);
+    for (int r = 0; r < 3; r++) /* rows: o = t G, 3 x 3 */
+        nn_wino_gt(t + r * NN_WINO_IN, 1, o + r * 3, 1);
+    for (int r = 0; r < 3; r++)
+        for (int s = 0; s < 3; s++) {
+            float lanes[NN_WINO_LANES];
+            nn_wino_store(lanes, &o[r * 3 + s], NN_WINO_LANES);
+            for (int c = 0; c < n; c++)
+                w[r * w_rs + s * w_cs + c * lane_stride] = lanes[c];
+        }
 }
 
 #endif /* NN_SIMD_WINOGRAD_H */

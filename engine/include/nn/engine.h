@@ -150,7 +150,7 @@ nn_status nn_sgemm_ex(nn_trans trans_a, nn_trans trans_b, int M, int N, int K,
  * epilogue uses: a separate activation gives the same bits as a fused one. */
 nn_status nn_vec_activate(nn_activation activation, size_t n, float *x);
 
-/* ---- Convolution (im2col + SGEMM) --------------------------------------------- */
+/* ---- Convolution (im2col + SGEMM, or Winograd) ------------------------------------ */
 
 /*
  * A 2-D convolution (cross-correlation, as in every framework).  Layout NCHW, batch
@@ -160,6 +160,12 @@ nn_status nn_vec_activate(nn_activation activation, size_t n, float *x);
  *   y  [batch, out_channels, out_h, out_w]        output
  * with out_h = (height + 2 pad_h - dilation_h (kernel_h - 1) - 1) / stride_h + 1 (out_w
  * likewise).  Padding is zeros.  Dilation 1 is the ordinary convolution.
+ *
+ * 3x3 kernels at stride 1 and dilation 1 with 8 or more channels in and out run all
+ * three passes by Winograd's F(4x4, 3x3), 4 multiplies an output instead of 9, on 4 x 4
+ * output tiles; its rounding errors are several times those of a direct sum (still
+ * within the bounds tests/test_conv.c checks).  Every other shape runs by im2col and
+ * the GEMM.  The choice depends on the descriptor only.
  */
 typedef struct nn_conv2d_desc {
     int batch, in_channels, height, width;
@@ -182,7 +188,9 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
 /* Floats of workspace every nn_conv2d_* call below needs for this descriptor:
  * NN_CONV2D_GROUPS column matrices (C*KH*KW rows of out_h*out_w floats, each row rounded
  * up to an odd number of 64-byte lines) and as many partial weight and bias gradients
- * (out_channels * (C*KH*KW + 1) each).  It does not depend on the batch or the thread
+ * (out_channels * (C*KH*KW + 1) each); with Winograd, also the transformed kernels (36 *
+ * C * OC floats, a little more with padding) and per group a partial gradient of them
+ * and the tiles of up to 8 samples.  It does not depend on the batch or the thread
  * count, so a layer allocates it once (it may ask with batch 1).  0 for an invalid
  * descriptor.  Any float alignment works; 64 bytes (nn_malloc) is fastest. */
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
@@ -190,7 +198,8 @@ size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
 /*
  * y = act(conv(x, w) + bias): per sample, y_n = W . im2col(x_n) by nn_sgemm_ex, whose
  * epilogue adds the bias (out_channels floats, or NULL) per output channel (row_bias)
- * and applies the activation with nn_vec_activate's kernels.
+ * and applies the activation with nn_vec_activate's kernels; or by Winograd, a chunk of
+ * samples at a time.
  * The sample groups run in parallel (each GEMM on one thread; with one group, one
  * threaded GEMM per sample); results are bit-identical for any thread count.  Nothing
  * is allocated.
@@ -201,15 +210,17 @@ nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float
                             const float *bias, nn_activation act, float *y, float *workspace);
 
 /* dx [batch, C, H, W] = gradient of the loss for x, given dy [batch, OC, out_h, out_w]:
- * per sample dcol = W^T . dy_n, then col2im (dx is overwritten, not accumulated). */
+ * per sample dcol = W^T . dy_n, then col2im, or by Winograd (dx is overwritten, not
+ * accumulated). */
 nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, const float *w,
                                   float *dx, float *workspace);
 
 /* dw [OC, C*KH*KW] = sum over samples of dy_n . im2col(x_n)^T, and, if dbias is not
  * NULL, dbias [OC] = sum of dy over samples and pixels (both overwritten).  Each sample
- * group sums its samples in order into a partial dW (GEMM with beta = 1) and a partial
- * db (in double), and the partials are added in group order; the groups do not depend
- * on the thread count, so neither do the bits. */
+ * group sums its samples in order into a partial dW (GEMM with beta = 1; with Winograd,
+ * a partial of the transformed kernels' gradient, chunk by chunk) and a partial db (in
+ * double), and the partials are added in group order; the groups do not depend on the
+ * thread count, so neither do the bits. */
 nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, const float *dy,
                                      float *dw, float *dbias, float *workspace);
 
@@ -243,12 +254,12 @@ nn_status nn_maxpool2d_backward(int planes, int height, int width, int size, int
 
 /* Floats of workspace nn_conv2d_forward_maxpool and nn_conv2d_backward_maxpool need: the
  * plain calls' (above), then per sample group one convolution output (out_channels *
- * out_h * out_w floats) and out_channels doubles.  Like the plain size, independent of
+ * out_h * out_w floats; with Winograd, a chunk's: up to 8) and out_channels doubles.  Like the plain size, independent of
  * the batch and the thread count; 0 for an invalid descriptor. */
 size_t nn_conv2d_maxpool_workspace_floats(const nn_conv2d_desc *c);
 
 /*
- * y = maxpool(act(conv(x, w) + bias)), sample by sample, so that the convolution's output
+ * y = maxpool(act(conv(x, w) + bias)), sample by sample (or Winograd chunk by chunk), so that the convolution's output
  * stays in the workspace, in cache, and only the pooled values are stored: y [batch,
  * out_channels, PH, PW] with PH = (out_h - pool_size) / pool_stride + 1 (PW likewise), and
  * when winners is not NULL each pooled value's winner as nn_maxpool2d_forward keeps it,
