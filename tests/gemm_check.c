@@ -14,7 +14,10 @@
  *  - nn_vec_activate against libm and against the fused epilogue, bit for bit;
  *  - nn_maxpool2d_forward's and _backward's 2 x 2 kernels against the scalar set's, bit
  *    for bit, at every row length to 20 windows, with ties and NaNs and the folded ReLU
- *    (test_pool.c checks the scalar set against the rules themselves).
+ *    (test_pool.c checks the scalar set against the rules themselves);
+ *  - the three convolution passes on shapes that run by Winograd (3x3, stride 1, 8 or more
+ *    channels) against a double direct convolution (test_conv.c does more shapes, on
+ *    x86 only).
  * Per element: |C - ref| <= 2 (K + 2) FLT_EPSILON (|alpha| sum_k |a||b| + |beta||C0|),
  * plus 2e-6 (1 + |ref|) after an activation.
  *
@@ -451,6 +454,97 @@ static void check_maxpool(const nn_isa *isas, int n_isas)
     nn_set_isa(isas[n_isas - 1]);
 }
 
+/* A 3x3 stride-1 convolution and its output size. */
+typedef struct conv_case {
+    nn_conv2d_desc d;
+    int oh, ow;
+} conv_case;
+
+/* ref[k] and the sums of |terms| mag[k] for y (k = 0), dx (1) and dw (2) in double, from
+ * each term y[n][o][i][j] += w[o][c][r][t] x[n][c][i + r - pad][j + t - pad]. */
+static void conv_reference(const conv_case *cc, const float *x, const float *w, const float *dy,
+                           double *ref[3], double *mag[3])
+{
+    const nn_conv2d_desc *d = &cc->d;
+    for (int n = 0; n < d->batch; n++)
+        for (int o = 0; o < d->out_channels; o++)
+            for (int c = 0; c < d->in_channels; c++)
+                for (int i = 0; i < cc->oh; i++)
+                    for (int j = 0; j < cc->ow; j++)
+                        for (int r = 0; r < 3; r++)
+                            for (int t = 0; t < 3; t++) {
+                                int yy = i + r - d->pad_h, xx = j + t - d->pad_w;
+                                if (yy < 0 || yy >= d->height || xx < 0 || xx >= d->width)
+                                    continue;
+                                size_t xi = (((size_t)n * d->in_channels + c) * d->height + yy) * d->width + xx;
+                                size_t wi = (((size_t)o * d->in_channels + c) * 3 + r) * 3 + t;
+                                size_t yi = (((size_t)n * d->out_channels + o) * cc->oh + i) * cc->ow + j;
+                                double terms[3] = {(double)w[wi] * x[xi], (double)w[wi] * dy[yi],
+                                                   (double)dy[yi] * x[xi]};
+                                size_t at[3] = {yi, xi, wi};
+                                for (int k = 0; k < 3; k++) {
+                                    ref[k][at[k]] += terms[k];
+                                    mag[k][at[k]] += fabs(terms[k]);
+                                }
+                            }
+}
+
+static void check_conv_case(const nn_isa *isas, int n_isas, nn_conv2d_desc d)
+{
+    conv_case cc = {.d = d};
+    nn_conv2d_output_size(&d, &cc.oh, &cc.ow);
+    size_t n[3] = {(size_t)d.batch * d.out_channels * cc.oh * cc.ow,
+                   (size_t)d.batch * d.in_channels * d.height * d.width,
+                   (size_t)d.out_channels * d.in_channels * 9};
+    double terms[3] = {9.0 * d.in_channels, 9.0 * d.out_channels, (double)d.batch * cc.oh * cc.ow};
+    float *x = malloc(n[1] * sizeof *x), *w = malloc(n[2] * sizeof *w), *dy = malloc(n[0] * sizeof *dy);
+    float *ws = malloc(nn_conv2d_workspace_floats(&d) * sizeof *ws), *got[3];
+    double *ref[3], *mag[3];
+    for (int k = 0; k < 3; k++) {
+        got[k] = malloc(n[k] * sizeof *got[k]);
+        ref[k] = calloc(n[k], sizeof *ref[k]);
+        mag[k] = calloc(n[k], sizeof *mag[k]);
+    }
+    for (size_t i = 0; i < n[1]; i++) x[i] = uniform();
+    for (size_t i = 0; i < n[2]; i++) w[i] = uniform();
+    for (size_t i = 0; i < n[0]; i++) dy[i] = uniform();
+    conv_reference(&cc, x, w, dy, ref, mag);
+    static const char *const names[3] = {"y", "dx", "dw"};
+    for (int s = 0; s < n_isas; s++) {
+        nn_set_isa(isas[s]);
+        snprintf(where, sizeof where, "winograd conv %s %dx%dx%dx%d -> %d pad %d",
+                 nn_isa_name(isas[s]), d.batch, d.in_channels, d.height, d.width, d.out_channels,
+                 d.pad_h);
+        report(nn_conv2d_forward(&d, x, w, NULL, NN_ACT_NONE, got[0], ws) == NN_OK &&
+                   nn_conv2d_backward_data(&d, dy, w, got[1], ws) == NN_OK &&
+                   nn_conv2d_backward_weights(&d, x, dy, got[2], NULL, ws) == NN_OK,
+               "status: %s", nn_last_error());
+        for (int k = 0; k < 3; k++) {
+            size_t bad = 0, first = 0;
+            for (size_t i = 0; i < n[k]; i++)
+                if (!(fabs(got[k][i] - ref[k][i]) <= 2 * (terms[k] + 2) * FLT_EPSILON * mag[k][i]) &&
+                    bad++ == 0)
+                    first = i;
+            report(bad == 0, "%s: %zu of %zu outside the bound, first [%zu] = %.9g, want %.9g",
+                   names[k], bad, n[k], first, got[k][first], ref[k][first]);
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        free(got[k]), free(ref[k]), free(mag[k]);
+    free(x), free(w), free(dy), free(ws);
+    nn_set_isa(isas[n_isas - 1]);
+}
+
+static void check_winograd_conv(const nn_isa *isas, int n_isas)
+{
+    for (int pad = 0; pad <= 2; pad++)
+        check_conv_case(isas, n_isas,
+                        (nn_conv2d_desc){.batch = 11, .in_channels = 9 + 8 * pad, .height = 7 + pad,
+                                         .width = 10, .out_channels = 17, .kernel_h = 3,
+                                         .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = pad,
+                                         .pad_w = pad, .dilation_h = 1, .dilation_w = 1});
+}
+
 int main(void)
 {
     char info[2048];
@@ -473,6 +567,7 @@ int main(void)
     check_blocks(isas, n_isas);
     check_vec_activate(isas, n_isas);
     check_maxpool(isas, n_isas);
+    check_winograd_conv(isas, n_isas);
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
