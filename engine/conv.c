@@ -865,14 +865,34 @@ static nn_status check_pool_window(const char *fn, const conv_job *j)
     return NN_OK;
 }
 
+/* Whether Winograd's output transform pools its tiles itself (nn_wino_convolve_pool): 2 x
+ * 2 windows at stride 2, which never straddle its 4 x 4 tiles, after a ReLU or nothing.
+ * Against the convolution's output transposed to NCHW and pooled from there, MNIST's
+ * conv2 at batch 64: see bench/RESULTS.md. */
+static int pools_in_tiles(const conv_job *j)
+{
+    return j->wino_u && j->pool_size == 2 && j->pool_stride == 2 &&
+           (j->act == NN_ACT_NONE || j->act == NN_ACT_RELU);
+}
+
 /* Per chunk (forward_samples'; one sample without Winograd): the convolution into
- * conv_out, then each sample's pooling from there. */
+ * conv_out, then each sample's pooling from there; or pooled in Winograd's tiles. */
 static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     size_t pooled = pooled_floats(j);
     int chunk = pool_chunk(g);
     nn_status status = NN_OK;
+    if (pools_in_tiles(j)) {
+        nn_wino_shape s = wino_forward_shape(g);
+        for (int n0 = grp->first; n0 < grp->end; n0 += chunk)
+            nn_wino_convolve_pool(g->k, &s, grp->end - n0 < chunk ? grp->end - n0 : chunk,
+                                  j->x + (size_t)n0 * g->in_floats, j->wino_u, j->bias,
+                                  j->act == NN_ACT_RELU, j->y + (size_t)n0 * pooled,
+                                  j->winners_out ? j->winners_out + (size_t)n0 * pooled : NULL,
+                                  grp->wino);
+        return NN_OK;
+    }
     for (int n0 = grp->first; status == NN_OK && n0 < grp->end; n0 += chunk) {
         int count = grp->end - n0 < chunk ? grp->end - n0 : chunk;
         status = forward_samples(j, grp, n0, count, grp->conv_out);

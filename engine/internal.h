@@ -62,6 +62,13 @@ void nn_wino_convolve(const nn_gemm_kernels *k, const nn_wino_shape *s, int samp
                       const float *x, const float *u, const float *bias, float *y,
                       float *scratch);
 
+/* nn_wino_convolve with a ReLU (relu non-zero) or none, then 2 x 2 max pooling at stride
+ * 2, as nn_maxpool2d_forward does it per sample (the same bits, and the same winners
+ * unless winners is NULL): y and winners [samples, out_ch, out_h / 2, out_w / 2]. */
+void nn_wino_convolve_pool(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                           const float *x, const float *u, const float *bias, int relu, float *y,
+                           float *winners, float *scratch);
+
 /* The backward of nn_wino_convolve for such a chunk, from its dy: with dx non-NULL, dx
  * (overwritten) from ut = nn_wino_weights(out_ch, in_ch) of the kernels with their
  * channels swapped; with du non-NULL (laid out as U), du = (accumulate ? du : 0) + the

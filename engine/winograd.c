@@ -63,8 +63,8 @@ static size_t sample_floats(const nn_wino_shape *s)
     return (size_t)NN_WINO_POS * (size_t)nn_wino_tiles(s) * ((size_t)s->in_ch + (size_t)s->out_ch);
 }
 
-/* Where a chunk of T tiles keeps V (or dV), M (or dM), a channels-last sample and a
- * packed V[p]^T. */
+/* Where a chunk of T tiles keeps V (or dV), M (or dM), a channels-last sample and one
+ * position's operand packed into the register tile's A panels. */
 typedef struct chunk_tiles {
     int T;
     ptrdiff_t v_stride, m_stride; /* between positions */
@@ -75,7 +75,8 @@ enum { MR_MAX = 16 }; /* no ISA's register tile has more rows */
 
 static size_t packed_floats(const nn_wino_shape *s, int T)
 {
-    return ((size_t)s->in_ch + MR_MAX) * (size_t)T;
+    size_t channels = (size_t)(s->in_ch > s->out_ch ? s->in_ch : s->out_ch);
+    return ((size_t)T + MR_MAX) * (channels + MR_MAX);
 }
 
 static chunk_tiles chunk_tiles_in(const nn_wino_shape *s, int samples, float *scratch)
@@ -208,21 +209,24 @@ static void input_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, in
 }
 
 /* c[p] [T x N] = a[p] [T x K] . b[p] [K x N] for the 36 positions (as, bs, cs floats
- * apart), register tile by register tile, each a whole-K sum; N in equal blocks of whole
- * vectors at most NR wide (64 as 32 + 32, not 48 + 16, whose narrow tile would wait on
- * its broadcasts). */
+ * apart), register tile by register tile, each a whole-K sum: a[p] packed into A panels
+ * (read in place, its eight rows' addresses outnumbered the registers and spilled), b[p]
+ * read in place; N in equal blocks of whole vectors at most NR wide (64 as 32 + 32, not
+ * 48 + 16, whose narrow tile would wait on its broadcasts). */
 static void products(const nn_gemm_kernels *k, int T, int K, int N, const float *a,
-                     ptrdiff_t as, const float *b, ptrdiff_t bs, float *c, ptrdiff_t cs)
+                     ptrdiff_t as, const float *b, ptrdiff_t bs, float *c, ptrdiff_t cs,
+                     float *packed)
 {
     int blocks = (N + k->nr - 1) / k->nr;
     int width = ((N + blocks - 1) / blocks + k->vl - 1) / k->vl * k->vl;
     for (int p = 0; p < NN_WINO_POS; p++) {
-        const float *a_p = a + p * as, *b_p = b + p * bs;
+        const float *b_p = b + p * bs;
         float *c_p = c + p * cs;
+        k->pack_a(T, K, a + p * as, K, 1, packed);
         for (int j = 0; j < N; j += width)
             for (int i = 0; i < T; i += k->mr)
                 k->gemm_tile(T - i < k->mr ? T - i : k->mr, N - j < width ? N - j : width, K,
-                             a_p + (size_t)i * (size_t)K, K, b_p + j, N,
+                             packed + (size_t)i * (size_t)K, 0, b_p + j, N,
                              c_p + (size_t)i * (size_t)N + j, N, 1.0f, 0.0f, NULL);
     }
 }
@@ -255,8 +259,55 @@ void nn_wino_convolve(const nn_gemm_kernels *k, const nn_wino_shape *s, int samp
 {
     chunk_tiles c = chunk_tiles_in(s, samples, scratch);
     input_transform(k, s, samples, x, c.v, c.v_stride, c.last);
-    products(k, c.T, s->in_ch, s->out_ch, c.v, c.v_stride, u, weights_stride(s), c.m, c.m_stride);
+    products(k, c.T, s->in_ch, s->out_ch, c.v, c.v_stride, u, weights_stride(s), c.m, c.m_stride,
+             c.packed);
     output_transform(k, s, samples, c.m, c.m_stride, bias, y, c.last);
+}
+
+/* y [samples, OC, PH, PW] = the 2 x 2 max pooling (stride 2) of act(A^T M A + bias), with
+ * the winners unless NULL, tile by tile into the channels-last yt and wt [PH*PW x OC],
+ * then transposed; a tile's 4 x 4 outputs hold whole windows (tiles start at multiples of
+ * 4). */
+static void output_pool_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                                  const float *m, ptrdiff_t m_stride, const float *bias, int relu,
+                                  float *y, float *winners, float *yt)
+{
+    int tiles = nn_wino_tiles(s), OC = s->out_ch, P = s->out_h * s->out_w;
+    int PH = s->out_h / 2, PW = s->out_w / 2;
+    float *wt = yt + (size_t)PH * (size_t)PW * (size_t)OC;
+    for (int n = 0; n < samples; n++) {
+        for (int t = 0; t < tiles; t++) {
+            int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
+            ptrdiff_t first = ((ptrdiff_t)(oy / 2) * PW + ox / 2) * OC;
+            const float *m_t = m + ((ptrdiff_t)n * tiles + t) * OC;
+            for (int o = 0; o < OC; o += NN_WINO_LANES) {
+                nn_wino_pool pool = {
+                    .rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT,
+                    .cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT,
+                    .y = yt + first + o, .winner = winners ? wt + first + o : NULL,
+                    .y_rs = (ptrdiff_t)PW * OC, .y_cs = OC,
+                    .at = (float)(o * P + oy * s->out_w + ox), .lane_step = (float)P,
+                    .row_step = (float)s->out_w};
+                k->wino_output_pool(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES, m_t + o,
+                                    m_stride, bias ? bias + o : NULL, relu, &pool);
+            }
+        }
+        size_t at = (size_t)n * (size_t)OC * (size_t)PH * (size_t)PW;
+        k->transpose(PH * PW, OC, yt, OC, y + at, PH * PW);
+        if (winners)
+            k->transpose(PH * PW, OC, wt, OC, winners + at, PH * PW);
+    }
+}
+
+void nn_wino_convolve_pool(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                           const float *x, const float *u, const float *bias, int relu, float *y,
+                           float *winners, float *scratch)
+{
+    chunk_tiles c = chunk_tiles_in(s, samples, scratch);
+    input_transform(k, s, samples, x, c.v, c.v_stride, c.last);
+    products(k, c.T, s->in_ch, s->out_ch, c.v, c.v_stride, u, weights_stride(s), c.m, c.m_stride,
+             c.packed);
+    output_pool_transform(k, s, samples, c.m, c.m_stride, bias, relu, y, winners, c.last);
 }
 
 /* dM[p] [T x OC] = (A dy A^T)[p] for the chunk's dy. */
@@ -326,7 +377,8 @@ void nn_wino_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int samp
         weight_products(k, s, &c, accumulate, du);
     }
     if (dx) {
-        products(k, c.T, OC, C, c.m, c.m_stride, ut, weights_stride(s), c.v, c.v_stride);
+        products(k, c.T, OC, C, c.m, c.m_stride, ut, weights_stride(s), c.v, c.v_stride,
+                 c.packed);
         input_gradient(k, s, samples, c.v, c.v_stride, dx, c.last);
     }
 }

@@ -177,7 +177,8 @@ static inline float32x4_t tanh_f32(float32x4_t x)
 static inline float32x4_t activate_f32(float32x4_t x, int act)
 {
     switch (act) {
-    case NN_KACT_RELU: return vmaxq_f32(x, vdupq_n_f32(0.0f));
+    case NN_KACT_RELU: /* x < 0 ? 0 : x, every ISA's rule: NaN and -0 stay (vmaxq: +0) */
+        return vbslq_f32(vcltq_f32(x, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), x);
     case NN_KACT_SIGMOID: return sigmoid_f32(x);
     case NN_KACT_TANH: return tanh_f32(x);
     default: return x;
@@ -227,7 +228,7 @@ const nn_gemm_kernels nn_kernels_neon = {
     .maxpool_2x2_rows = nn_maxpool_2x2_rows_loop,
     .maxpool_2x2_backward_rows = nn_maxpool_2x2_backward_rows_loop,
     .transpose = nn_transpose_loop, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
-    .wino_weights = nn_wino_weights_loop,
+    .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,
     .wino_output_backward = nn_wino_output_backward_loop,
     .wino_input_backward = nn_wino_input_backward_loop,
     .wino_weights_backward = nn_wino_weights_backward_loop,

@@ -41,6 +41,18 @@ typedef struct nn_tile_epilogue {
     int act;
 } nn_tile_epilogue;
 
+/* Where wino_output_pool puts one tile's 2 x 2 max pooling (pool.h's rule) of its rows x
+ * cols corner of conv outputs: pooled window (a, b) of lane c (2a + 1 < rows, 2b + 1 <
+ * cols) at y[a*y_rs + b*y_cs + c], and, unless winner is NULL, the winner's offset as a
+ * float at the same place in winner: at + c*lane_step + (2a + di)*row_step + 2b + dj for
+ * the window's place (di, dj) that won. */
+typedef struct nn_wino_pool {
+    int rows, cols;
+    float *y, *winner;
+    ptrdiff_t y_rs, y_cs;
+    float at, lane_step, row_step;
+} nn_wino_pool;
+
 typedef struct nn_gemm_kernels {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
     int mr, nr;       /* register tile of gemm_tile */
@@ -124,6 +136,10 @@ typedef struct nn_gemm_kernels {
                         int cols, float *y, ptrdiff_t y_rs, ptrdiff_t y_cs);
     void (*wino_weights)(int n, const float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
                          ptrdiff_t lane_stride, float *u, ptrdiff_t u_stride);
+    /* wino_output's tile, with relu non-zero passed through a ReLU (x < 0 ? 0 : x, the
+     * activate kernel's), then max pooled 2 x 2 at stride 2 as *pool says. */
+    void (*wino_output_pool)(int n, const float *m, ptrdiff_t m_stride, const float *bias,
+                             int relu, const nn_wino_pool *pool);
     /* Their adjoints, for the backward passes: an output tile's gradient into its 36
      * positions; one tile's 36 positions added into the input's gradient; the kernels'
      * gradients from their 36 positions, summed over `parts` partial sums in order. */

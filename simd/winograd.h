@@ -21,6 +21,7 @@
 #ifndef NN_SIMD_WINOGRAD_H
 #define NN_SIMD_WINOGRAD_H
 
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -139,15 +140,11 @@ static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS]
         nn_wino_store(v + p * v_stride, &d[p], n);
 }
 
-/* One output tile, n <= NN_WINO_LANES channels: the rows x cols corner of A^T m A + bias,
- * with m[p] = m[p*m_stride + c] for channel c and bias[c] (or 0 where bias is NULL),
- * stored as y[i*y_rs + j*y_cs + c] for i < rows, j < cols. */
-static inline void nn_wino_output_loop(int n, const float *m, ptrdiff_t m_stride,
-                                       const float *bias, int rows, int cols, float *y,
-                                       ptrdiff_t y_rs, ptrdiff_t y_cs)
+/* The 16 conv outputs of one tile, A^T m A + bias, n <= NN_WINO_LANES channels. */
+static inline void nn_wino_output_tile(int n, const float *m, ptrdiff_t m_stride,
+                                       const float *bias, nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT])
 {
-    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_OUT * NN_WINO_IN], o[NN_WINO_OUT * NN_WINO_OUT];
-    nn_wino_vec b = {0};
+    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_OUT * NN_WINO_IN], b = {0};
     if (bias)
         nn_wino_load(&b, bias, n);
     for (int p = 0; p < NN_WINO_POS; p++)
@@ -156,10 +153,63 @@ static inline void nn_wino_output_loop(int n, const float *m, ptrdiff_t m_stride
         nn_wino_at(d + l, NN_WINO_IN, t + l, NN_WINO_IN);
     for (int i = 0; i < NN_WINO_OUT; i++) /* rows: o = t A */
         nn_wino_at(t + i * NN_WINO_IN, 1, o + i * NN_WINO_OUT, 1);
+    for (int i = 0; i < NN_WINO_OUT * NN_WINO_OUT; i++)
+        o[i] += b;
+}
+
+/* One output tile, n <= NN_WINO_LANES channels: the rows x cols corner of A^T m A + bias,
+ * with m[p] = m[p*m_stride + c] for channel c and bias[c] (or 0 where bias is NULL),
+ * stored as y[i*y_rs + j*y_cs + c] for i < rows, j < cols. */
+static inline void nn_wino_output_loop(int n, const float *m, ptrdiff_t m_stride,
+                                       const float *bias, int rows, int cols, float *y,
+                                       ptrdiff_t y_rs, ptrdiff_t y_cs)
+{
+    nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT];
+    nn_wino_output_tile(n, m, m_stride, bias, o);
     for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) {
-            nn_wino_vec r = o[i * NN_WINO_OUT + j] + b;
-            nn_wino_store(y + i * y_rs + j * y_cs, &r, n);
+        for (int j = 0; j < cols; j++)
+            nn_wino_store(y + i * y_rs + j * y_cs, &o[i * NN_WINO_OUT + j], n);
+}
+
+/* Lane masks of the vector comparisons (all ones where true). */
+typedef int32_t nn_wino_mask __attribute__((vector_size(NN_WINO_LANES * sizeof(float))));
+
+/* take ? v : best, lane by lane, through the bits. */
+static inline void nn_wino_take(nn_wino_vec *best, const nn_wino_vec *v, nn_wino_mask take)
+{
+    *best = (nn_wino_vec)(((nn_wino_mask)*v & take) | ((nn_wino_mask)*best & ~take));
+}
+
+/* kernels.h's wino_output_pool. */
+static inline void nn_wino_output_pool_loop(int n, const float *m, ptrdiff_t m_stride,
+                                            const float *bias, int relu, const nn_wino_pool *pool)
+{
+    nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT], lane;
+    nn_wino_output_tile(n, m, m_stride, bias, o);
+    for (int i = 0; relu && i < NN_WINO_OUT * NN_WINO_OUT; i++) {
+        nn_wino_vec zero = {0};
+        nn_wino_take(&o[i], &zero, o[i] < zero);
+    }
+    for (int c = 0; c < NN_WINO_LANES; c++)
+        lane[c] = (float)c * pool->lane_step + pool->at;
+    for (int a = 0; 2 * a + 1 < pool->rows; a++)
+        for (int b = 0; 2 * b + 1 < pool->cols; b++) {
+            const nn_wino_vec *top = &o[2 * a * NN_WINO_OUT + 2 * b];
+            const nn_wino_vec *window[4] = {top, top + 1, top + NN_WINO_OUT, top + NN_WINO_OUT + 1};
+            const float place[4] = {0.0f, 1.0f, pool->row_step, pool->row_step + 1.0f};
+            nn_wino_vec best = *window[0], off = {0};
+            for (int q = 1; q < 4; q++) { /* pool.h's rule: larger, or the first NaN */
+                nn_wino_vec v = *window[q], at = (nn_wino_vec){0} + place[q];
+                nn_wino_mask take = (v > best) | ((v != v) & (best == best));
+                nn_wino_take(&best, &v, take);
+                nn_wino_take(&off, &at, take);
+            }
+            ptrdiff_t to = a * pool->y_rs + b * pool->y_cs;
+            nn_wino_store(pool->y + to, &best, n);
+            if (pool->winner) {
+                nn_wino_vec w = lane + ((float)(2 * a) * pool->row_step + (float)(2 * b) + off);
+                nn_wino_store(pool->winner + to, &w, n);
+            }
         }
 }
 
