@@ -223,8 +223,8 @@ static void products(const nn_gemm_kernels *k, int T, int K, int N, const float 
         const float *b_p = b + p * bs;
         float *c_p = c + p * cs;
         k->pack_a(T, K, a + p * as, K, 1, packed);
-        for (int j = 0; j < N; j += width)
-            for (int i = 0; i < T; i += k->mr)
+        for (int i = 0; i < T; i += k->mr)
+            for (int j = 0; j < N; j += width)
                 k->gemm_tile(T - i < k->mr ? T - i : k->mr, N - j < width ? N - j : width, K,
                              packed + (size_t)i * (size_t)K, 0, b_p + j, N,
                              c_p + (size_t)i * (size_t)N + j, N, 1.0f, 0.0f, NULL);
