@@ -875,14 +875,35 @@ static int pools_in_tiles(const conv_job *j)
            (j->act == NN_ACT_NONE || j->act == NN_ACT_RELU);
 }
 
+/* Whether the ISA's conv1ch_3x3_maxpool takes the whole fused forward: a first layer
+ * of one channel (MNIST's conv1: K = 9 keeps its GEMM bound by storing 32 x 676 outputs
+ * a sample, which the pooling then reads back; the kernel keeps them in registers). */
+static int pools_in_registers(const conv_job *j)
+{
+    const nn_conv2d_desc *d = &j->g.d;
+    return j->g.k->conv1ch_3x3_maxpool && d->in_channels == 1 && d->kernel_h == 3 &&
+           d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dilation_h == 1 &&
+           d->dilation_w == 1 && d->pad_h == 0 && d->pad_w == 0 && j->pool_size == 2 &&
+           j->pool_stride == 2 && (j->act == NN_ACT_NONE || j->act == NN_ACT_RELU);
+}
+
 /* Per chunk (forward_samples'; one sample without Winograd): the convolution into
- * conv_out, then each sample's pooling from there; or pooled in Winograd's tiles. */
+ * conv_out, then each sample's pooling from there; or pooled in Winograd's tiles, or in
+ * the single-channel kernel's registers. */
 static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     size_t pooled = pooled_floats(j);
     int chunk = pool_chunk(g);
     nn_status status = NN_OK;
+    if (pools_in_registers(j)) {
+        for (int n = grp->first; n < grp->end; n++)
+            g->k->conv1ch_3x3_maxpool(g->d.out_channels, g->d.height, g->d.width,
+                                      j->x + (size_t)n * g->in_floats, j->w, j->bias,
+                                      j->act == NN_ACT_RELU, j->y + (size_t)n * pooled,
+                                      j->winners_out ? j->winners_out + (size_t)n * pooled : NULL);
+        return NN_OK;
+    }
     if (pools_in_tiles(j)) {
         nn_wino_shape s = wino_forward_shape(g);
         for (int n0 = grp->first; n0 < grp->end; n0 += chunk)

@@ -425,6 +425,61 @@ static inline void maxpool_2x2_row(int n, const float *top, ptrdiff_t w, int top
     }
 }
 
+/* kernels.h's conv1ch_3x3_maxpool.  Per pooled row and block of 16 pooled columns, the
+ * four input rows it reads are loaded once for every channel, each as its even and odd
+ * columns from 2o and from 2o + 2 (x[2o + s] for s = 0..3, by deinterleaving); then per
+ * channel the conv outputs at columns 2o and 2o + 1 of both conv rows are nine FMAs
+ * each, in gemm_tile's tap order, and the window's four values meet in registers. */
+static void conv1ch_3x3_maxpool(int channels, int h, int w, const float *x, const float *wt,
+                                const float *bias, int relu, float *y, float *winner)
+{
+    const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
+    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
+    const __m512 offsets[3] = {_mm512_set1_ps(1.0f), _mm512_set1_ps((float)ow),
+                               _mm512_set1_ps((float)ow + 1.0f)};
+    for (int r = 0; r < ph; r++)
+        for (int o0 = 0; o0 < pw; o0 += VL) {
+            int count = nn_min_int(VL, pw - o0);
+            __m512 in[4][4]; /* input row 2r + i: x[2o], x[2o + 1], x[2o + 2], x[2o + 3] */
+            for (int i = 0; i < 4; i++) {
+                const float *row = x + (ptrdiff_t)(2 * r + i) * w + 2 * o0;
+                load_pairs(row, count, &in[i][0], &in[i][1]);
+                load_pairs(row + 2, count, &in[i][2], &in[i][3]);
+            }
+            __mmask16 out = first_lanes(count);
+            for (int c = 0; c < channels; c++) {
+                const float *k = wt + (ptrdiff_t)c * 9;
+                __m512 v[4]; /* top even, top odd, bottom even, bottom odd */
+                for (int q = 0; q < 4; q++) {
+                    int top = q / 2, odd = q % 2;
+                    __m512 acc = _mm512_setzero_ps();
+                    for (int ki = 0; ki < 3; ki++)
+                        for (int kj = 0; kj < 3; kj++)
+                            acc = _mm512_fmadd_ps(_mm512_set1_ps(k[ki * 3 + kj]),
+                                                  in[top + ki][odd + kj], acc);
+                    if (bias)
+                        acc = _mm512_add_ps(acc, _mm512_set1_ps(bias[c]));
+                    v[q] = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc) : acc;
+                }
+                __m512 best = v[0], off = _mm512_setzero_ps();
+                for (int i = 1; i < 4; i++) {
+                    __mmask16 t = takes_over(v[i], best);
+                    best = _mm512_mask_blend_ps(t, best, v[i]);
+                    off = _mm512_mask_blend_ps(t, off, offsets[i - 1]);
+                }
+                ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
+                _mm512_mask_storeu_ps(y + at, out, best);
+                if (winner) {
+                    int top_at = (c * oh + 2 * r) * ow + 2 * o0;
+                    _mm512_mask_storeu_ps(winner + at, out,
+                                          _mm512_add_ps(_mm512_set1_ps((float)top_at),
+                                                        _mm512_add_ps(twice_lane, off)));
+                }
+            }
+        }
+}
+
 static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int top_at,
                              float *y, float *winner)
 {
@@ -488,6 +543,7 @@ const nn_gemm_kernels nn_kernels_avx512 = {
     .maxpool_2x2_rows = maxpool_2x2_rows, .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
     .transpose = transpose, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
     .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,
+    .conv1ch_3x3_maxpool = conv1ch_3x3_maxpool,
     .wino_output_backward = nn_wino_output_backward_loop,
     .wino_input_backward = nn_wino_input_backward_loop,
     .wino_weights_backward = nn_wino_weights_backward_loop,

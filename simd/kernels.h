@@ -140,6 +140,16 @@ typedef struct nn_gemm_kernels {
      * activate kernel's), then max pooled 2 x 2 at stride 2 as *pool says. */
     void (*wino_output_pool)(int n, const float *m, ptrdiff_t m_stride, const float *bias,
                              int relu, const nn_wino_pool *pool);
+    /* Optional (NULL: the engine runs im2col, the GEMM and the pooling instead, which
+     * give the same bits): one sample's single-channel 3 x 3 convolution at stride 1
+     * without padding, x [h x w] into `channels` outputs with kernels wt [channels x 9]
+     * and bias (or NULL), through a ReLU if relu, max pooled 2 x 2 at stride 2 (pool.h's
+     * rule) into y [channels x ph x pw], ph = (h - 2) / 2, pw = (w - 2) / 2; winners
+     * (unless NULL) as maxpool_2x2_rows keeps them, offsets in the [channels, h - 2, w -
+     * 2] convolution output.  Each conv output is gemm_tile's: nine FMAs from 0 in tap
+     * order, then the bias added, then the ReLU. */
+    void (*conv1ch_3x3_maxpool)(int channels, int h, int w, const float *x, const float *wt,
+                                const float *bias, int relu, float *y, float *winner);
     /* Their adjoints, for the backward passes: an output tile's gradient into its 36
      * positions; one tile's 36 positions added into the input's gradient; the kernels'
      * gradients from their 36 positions, summed over `parts` partial sums in order. */

@@ -414,6 +414,19 @@ Test(conv, fused_max_pooling_gives_the_bits_of_the_separate_calls) {
         c = conv_data_new(padded, 78);
         check_fused_pooling(&c, isa, 2, 2);
         conv_data_free(&c);
+        /* one input channel: AVX-512's conv1ch_3x3_maxpool (MNIST's conv1; rows of an odd
+         * length; more than 16 windows a row) */
+        static const int first_layers[][3] = {{9, 28, 28}, {5, 11, 12}, {3, 9, 41}};
+        for (int f = 0; f < 3; f++) {
+            nn_conv2d_desc first = {.batch = first_layers[f][0], .in_channels = 1,
+                                    .height = first_layers[f][1], .width = first_layers[f][2],
+                                    .out_channels = 32 - 9 * f, .kernel_h = 3, .kernel_w = 3,
+                                    .stride_h = 1, .stride_w = 1, .dilation_h = 1,
+                                    .dilation_w = 1};
+            c = conv_data_new(first, 79 + (uint64_t)f);
+            check_fused_pooling(&c, isa, 2, 2);
+            conv_data_free(&c);
+        }
     }
 }
 
