@@ -132,6 +132,10 @@ void nn_wino_weights_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, 
                               const float *du, ptrdiff_t part_stride, float *dw)
 {
     int C = s->in_ch, OC = s->out_ch;
+    /* Reading the parts dominates (MNIST's conv2: 8 x 295 KB); each of them a float moved,
+     * at update.c's 8 flops apiece.  Each kernel's sum is one thread's, in part order. */
+    int threads = nn_threads_for(8.0 * parts * (double)nn_wino_weights_floats(s));
+#pragma omp parallel for num_threads(threads) if (threads > 1)
     for (int c = 0; c < C; c++)
         for (int o = 0; o < OC; o += NN_WINO_LANES)
             k->wino_weights_backward(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES, parts,
