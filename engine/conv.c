@@ -211,8 +211,13 @@ static size_t col_floats(const conv_geom *g) { return (size_t)g->K * (size_t)col
 
 /* A 3x3 kernel at stride 1 with at least WINO_MIN_CHANNELS channels on either side runs
  * all three passes by Winograd's F(4x4, 3x3) (winograd.c): 4 multiplies an output
- * instead of 9. */
-enum { WINO_MIN_CHANNELS = 8 };
+ * instead of 9.  With fewer, its GEMMs are too thin and its transforms fill half their
+ * lanes.  Measured (batch 64, padding 1, one thread, best of 30, us forward / data /
+ * weights, im2col -> Winograd): 8 -> 8 channels 16x16: 359 / 321 / 503 -> 529 / 817 /
+ * 492; 8 -> 32 at 28x28: 2130 / 2261 / 2656 -> 2256 / 4229 / 2204; 16 -> 16 at 16x16:
+ * 990 / 903 / 1183 -> 574 / 646 / 570; 32 -> 8 at 28x28: 4453 / 4897 / 5992 -> 3135 /
+ * 3145 / 3152; 64 -> 64 at 8x8: 3168 / 2690 / 3284 -> 985 / 1022 / 1188. */
+enum { WINO_MIN_CHANNELS = 16 };
 
 static int use_winograd(const conv_geom *g)
 {

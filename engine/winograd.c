@@ -16,10 +16,10 @@
  *                     6 x 6 tiles added in tile order
  *
  * The transforms' lanes are channels: each sample is transposed to channels-last (H*W x
- * C) on the way in and back to NCHW on the way out.  The GEMMs with a short K (C or OC:
- * 32 and 64 for MNIST's conv2) run on the ISA's register tile with both operands in
- * place, where packing would cost about what it saves; the weight gradient's (K = T, the
- * chunk's tiles) packs V[p]^T into the tile's A panels, whose order V's layout lacks.
+ * C) on the way in and back to NCHW on the way out.  The GEMMs run on the ISA's register
+ * tile directly, whole K at once (C or OC, 32 and 64 for MNIST's conv2; T for the weight
+ * gradient), each position's A (V, dM or V^T) packed into the tile's panels and B (U,
+ * U^T or dM) read in place.
  *
  * Bits: y and dx depend on their own tiles only, so not on the chunk, the thread or
  * where a tile falls in a GEMM; dW on the chunks and groups, which the batch fixes.  The

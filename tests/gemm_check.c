@@ -15,8 +15,8 @@
  *  - nn_maxpool2d_forward's and _backward's 2 x 2 kernels against the scalar set's, bit
  *    for bit, at every row length to 20 windows, with ties and NaNs and the folded ReLU
  *    (test_pool.c checks the scalar set against the rules themselves);
- *  - the three convolution passes on shapes that run by Winograd (3x3, stride 1, 8 or more
- *    channels) against a double direct convolution (test_conv.c does more shapes, on
+ *  - the three convolution passes on shapes that run by Winograd (3x3, stride 1, 16 or
+ *    more channels) against a double direct convolution (test_conv.c does more shapes, on
  *    x86 only).
  * Per element: |C - ref| <= 2 (K + 2) FLT_EPSILON (|alpha| sum_k |a||b| + |beta||C0|),
  * plus 2e-6 (1 + |ref|) after an activation.
@@ -539,7 +539,7 @@ static void check_winograd_conv(const nn_isa *isas, int n_isas)
 {
     for (int pad = 0; pad <= 2; pad++)
         check_conv_case(isas, n_isas,
-                        (nn_conv2d_desc){.batch = 11, .in_channels = 9 + 8 * pad, .height = 7 + pad,
+                        (nn_conv2d_desc){.batch = 11, .in_channels = 17 + 8 * pad, .height = 7 + pad,
                                          .width = 10, .out_channels = 17, .kernel_h = 3,
                                          .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = pad,
                                          .pad_w = pad, .dilation_h = 1, .dilation_w = 1});

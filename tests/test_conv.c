@@ -269,16 +269,16 @@ Test(conv, kernel_of_more_taps_than_one_col2im_pass) {
     }
 }
 
-/* 3x3 kernels at stride 1 with 8 or more channels on both sides run their forward and
- * backward-data passes by Winograd's F(4x4, 3x3) (engine/winograd.c); random such shapes,
+/* 3x3 kernels at stride 1 with 16 or more channels on both sides run all three passes by
+ * Winograd's F(4x4, 3x3) (engine/winograd.c); random such shapes,
  * against the same reference and bounds: sizes that cut the last 4 x 4 tile short, padding
  * 0-2, channel counts that leave a short block of transform lanes, batches that leave a
  * short chunk. */
 static nn_conv2d_desc random_winograd_desc(test_rng *rng) {
     static const int sizes[] = {3, 4, 5, 7, 8, 11, 13, 17};
     nn_conv2d_desc d = {.batch = 1 + (int)(test_rng_next(rng) % 19),
-                        .in_channels = 8 + (int)(test_rng_next(rng) % 33),
-                        .out_channels = 8 + (int)(test_rng_next(rng) % 33),
+                        .in_channels = 16 + (int)(test_rng_next(rng) % 25),
+                        .out_channels = 16 + (int)(test_rng_next(rng) % 25),
                         .height = pick(rng, sizes, 8), .width = pick(rng, sizes, 8),
                         .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1,
                         .pad_h = (int)(test_rng_next(rng) % 3), .pad_w = (int)(test_rng_next(rng) % 3),
@@ -407,7 +407,7 @@ Test(conv, fused_max_pooling_gives_the_bits_of_the_separate_calls) {
         conv_data c = conv_data_new(mnist2, 77);
         check_fused_pooling(&c, isa, 2, 2);
         conv_data_free(&c);
-        nn_conv2d_desc padded = {.batch = 37, .in_channels = 9, .height = 10, .width = 12,
+        nn_conv2d_desc padded = {.batch = 37, .in_channels = 17, .height = 10, .width = 12,
                                  .out_channels = 20, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
                                  .stride_w = 1, .pad_h = 1, .pad_w = 2, .dilation_h = 1,
                                  .dilation_w = 1};

@@ -161,7 +161,7 @@ nn_status nn_vec_activate(nn_activation activation, size_t n, float *x);
  * with out_h = (height + 2 pad_h - dilation_h (kernel_h - 1) - 1) / stride_h + 1 (out_w
  * likewise).  Padding is zeros.  Dilation 1 is the ordinary convolution.
  *
- * 3x3 kernels at stride 1 and dilation 1 with 8 or more channels in and out run all
+ * 3x3 kernels at stride 1 and dilation 1 with 16 or more channels in and out run all
  * three passes by Winograd's F(4x4, 3x3), 4 multiplies an output instead of 9, on 4 x 4
  * output tiles; its rounding errors are several times those of a direct sum (still
  * within the bounds tests/test_conv.c checks).  Every other shape runs by im2col and
