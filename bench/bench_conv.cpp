@@ -273,6 +273,9 @@ const DnnlContext &dnnl_context()
 
 class DnnlRun final : public ConvRun {
 public:
+    // dnnl_convolution_direct (what PyTorch asks for) or dnnl_convolution_winograd.
+    explicit DnnlRun(dnnl_alg_kind_t algorithm) : algorithm_(algorithm) {}
+
     ~DnnlRun() override
     {
         for (dnnl_primitive_t p : reorders_)
@@ -310,10 +313,10 @@ public:
         NNB_DNNL(dnnl_memory_desc_init_by_tag(&b_any, 1, b_dims, dnnl_f32, dnnl_format_tag_any));
         NNB_DNNL(dnnl_memory_desc_init_by_tag(&y_any, 4, y_dims, dnnl_f32, dnnl_format_tag_any));
 
-        // Direct convolution, as PyTorch asks of oneDNN; forward_training, as in a step.
+        // forward_training, as in a step.
         dnnl_convolution_desc_t fwd, bwd;
         NNB_DNNL(dnnl_convolution_forward_desc_init(&fwd, dnnl_forward_training,
-                                                    dnnl_convolution_direct, &x_any, &w_any,
+                                                    algorithm_, &x_any, &w_any,
                                                     &b_any, &y_any, strides, pad, pad));
         if (p == Phase::forward) {
             NNB_DNNL(dnnl_primitive_desc_create(&pd_, &fwd, nullptr, engine_, nullptr));
@@ -322,10 +325,10 @@ public:
             NNB_DNNL(dnnl_primitive_desc_create(&hint_pd_, &fwd, nullptr, engine_, nullptr));
             if (p == Phase::backward_data)
                 NNB_DNNL(dnnl_convolution_backward_data_desc_init(
-                    &bwd, dnnl_convolution_direct, &x_any, &w_any, &y_any, strides, pad, pad));
+                    &bwd, algorithm_, &x_any, &w_any, &y_any, strides, pad, pad));
             else
                 NNB_DNNL(dnnl_convolution_backward_weights_desc_init(
-                    &bwd, dnnl_convolution_direct, &x_any, &w_any, &b_any, &y_any, strides,
+                    &bwd, algorithm_, &x_any, &w_any, &b_any, &y_any, strides,
                     pad, pad));
             NNB_DNNL(dnnl_primitive_desc_create(&pd_, &bwd, nullptr, engine_, hint_pd_));
         }
@@ -434,6 +437,7 @@ private:
     std::vector<dnnl_exec_arg_t> args_;
     std::vector<dnnl_primitive_t> reorders_;                       // outputs, back to plain
     std::vector<std::pair<dnnl_memory_t, dnnl_memory_t>> outputs_;  // from, to
+    dnnl_alg_kind_t algorithm_;
     std::string impl_;
 };
 
@@ -448,8 +452,9 @@ std::unique_ptr<ConvRun> make_run(const std::string &impl, const ConvLayer &l, P
     if (impl == "ours")
         return std::make_unique<OursRun>(l, p, d);
 #ifdef NN_BENCH_HAVE_DNNL_CONV
-    if (impl == "onednn") {
-        auto run = std::make_unique<DnnlRun>();
+    if (impl == "onednn" || impl == "onednn_wino") {
+        auto run = std::make_unique<DnnlRun>(impl == "onednn" ? dnnl_convolution_direct
+                                                              : dnnl_convolution_winograd);
         error = run->init(l, p, d);
         if (error.empty())
             return run;
@@ -517,7 +522,7 @@ const std::vector<const char *> &conv_phases()
 std::vector<const char *> conv_impls()
 {
 #ifdef NN_BENCH_HAVE_DNNL_CONV
-    return {"ours", "onednn"};
+    return {"ours", "onednn", "onednn_wino"};
 #else
     return {"ours"};
 #endif

@@ -138,8 +138,9 @@ void print_table(const SummaryReporter &results)
     }
 }
 
-// One line per layer, phase and thread count: ms per call, GFLOP/s (ours, oneDNN), and
-// oneDNN's time over ours (above 1: ours is faster; the GEMM table's ours/best).
+// One line per layer, phase and thread count: ms per call (ours, oneDNN's direct and
+// Winograd primitives), our GFLOP/s (direct-convolution flops), and the faster oneDNN
+// time over ours (above 1: ours is faster; the GEMM table's ours/best).
 void print_conv_table(const SummaryReporter &results)
 {
     bool header = false;
@@ -148,24 +149,25 @@ void print_conv_table(const SummaryReporter &results)
             for (int t : thread_counts()) {
                 double ours = results.milliseconds(conv_bench_name(l, phase, "ours", t));
                 double dnnl = results.milliseconds(conv_bench_name(l, phase, "onednn", t));
-                if (ours < 0 && dnnl < 0)
+                double wino = results.milliseconds(conv_bench_name(l, phase, "onednn_wino", t));
+                if (ours < 0 && dnnl < 0 && wino < 0)
                     continue;  // filtered out
                 if (!header) {
                     std::printf("\nconvolution layers, batch %d, NCHW fp32: ms per call (lower "
                                 "is better); oneDNN in its own layouts, reorders untimed\n",
                                 l.batch);
-                    std::printf("%-12s %-17s %7s %9s %9s %8s %8s %12s\n", "layer", "phase",
-                                "threads", "ours ms", "oneDNN ms", "GFLOP/s", "(oneDNN)",
+                    std::printf("%-12s %-17s %7s %9s %9s %9s %8s %12s\n", "layer", "phase",
+                                "threads", "ours ms", "oneDNN ms", "wino ms", "GFLOP/s",
                                 "oneDNN/ours");
                     header = true;
                 }
-                double flops = conv_flops(l);
+                double best = dnnl > 0 && (wino <= 0 || dnnl < wino) ? dnnl : wino;
                 std::printf("%-12s %-17s %7d ", l.name, phase, t);
-                ours >= 0 ? std::printf("%9.3f ", ours) : std::printf("%9s ", "-");
-                dnnl >= 0 ? std::printf("%9.3f ", dnnl) : std::printf("%9s ", "-");
-                ours > 0 ? std::printf("%8.1f ", flops / ours * 1e-6) : std::printf("%8s ", "-");
-                dnnl > 0 ? std::printf("%8.1f ", flops / dnnl * 1e-6) : std::printf("%8s ", "-");
-                ours > 0 && dnnl > 0 ? std::printf("%11.2fx\n", dnnl / ours)
+                for (double ms : {ours, dnnl, wino})
+                    ms >= 0 ? std::printf("%9.3f ", ms) : std::printf("%9s ", "-");
+                ours > 0 ? std::printf("%8.1f ", conv_flops(l) / ours * 1e-6)
+                         : std::printf("%8s ", "-");
+                ours > 0 && best > 0 ? std::printf("%11.2fx\n", best / ours)
                                      : std::printf("%12s\n", "-");
             }
         }

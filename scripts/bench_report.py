@@ -132,17 +132,18 @@ def conv_report(data):
     if not ms:
         return []
     lines = ["", "### Convolution layers (ms per call, lower is better)", "",
-             "| layer | phase | threads | ours ms | oneDNN ms | ours GFLOP/s | oneDNN GFLOP/s "
-             "| oneDNN time / ours |",
+             "| layer | phase | threads | ours ms | oneDNN direct ms | oneDNN Winograd ms "
+             "| ours GFLOP/s | faster oneDNN time / ours |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for layer, phase, threads in order:
-        ours, dnnl = (ms.get((layer, phase, threads, impl)) for impl in ("ours", "onednn"))
-        ours_rate, dnnl_rate = (rate.get((layer, phase, threads, impl))
-                                for impl in ("ours", "onednn"))
-        cells = [f"`{layer}`", phase.replace("_", "-"), str(threads),
-                 f"{ours:.3f}" if ours else "—", f"{dnnl:.3f}" if dnnl else "—",
-                 f"{ours_rate:.1f}" if ours_rate else "—", f"{dnnl_rate:.1f}" if dnnl_rate else "—",
-                 f"{dnnl / ours:.2f}" if ours and dnnl else "—"]
+        ours, dnnl, wino = (ms.get((layer, phase, threads, impl))
+                            for impl in ("ours", "onednn", "onednn_wino"))
+        ours_rate = rate.get((layer, phase, threads, "ours"))
+        best = min((t for t in (dnnl, wino) if t), default=None)
+        cells = [f"`{layer}`", phase.replace("_", "-"), str(threads)]
+        cells += [f"{t:.3f}" if t else "—" for t in (ours, dnnl, wino)]
+        cells += [f"{ours_rate:.1f}" if ours_rate else "—",
+                  f"{best / ours:.2f}" if ours and best else "—"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
