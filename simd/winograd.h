@@ -140,19 +140,21 @@ static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS]
         nn_wino_store(v + p * v_stride, &d[p], n);
 }
 
-/* The 16 conv outputs of one tile, A^T m A + bias, n <= NN_WINO_LANES channels. */
+/* The 16 conv outputs of one tile, A^T m A + bias, n <= NN_WINO_LANES channels (with bias
+ * NULL nothing is added: adding 0 would turn -0 into +0, as the GEMM epilogue does not). */
 static inline void nn_wino_output_tile(int n, const float *m, ptrdiff_t m_stride,
                                        const float *bias, nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT])
 {
-    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_OUT * NN_WINO_IN], b = {0};
-    if (bias)
-        nn_wino_load(&b, bias, n);
+    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_OUT * NN_WINO_IN], b;
     for (int p = 0; p < NN_WINO_POS; p++)
         nn_wino_load(&d[p], m + p * m_stride, n);
     for (int l = 0; l < NN_WINO_IN; l++) /* columns: t = A^T m */
         nn_wino_at(d + l, NN_WINO_IN, t + l, NN_WINO_IN);
     for (int i = 0; i < NN_WINO_OUT; i++) /* rows: o = t A */
         nn_wino_at(t + i * NN_WINO_IN, 1, o + i * NN_WINO_OUT, 1);
+    if (!bias)
+        return;
+    nn_wino_load(&b, bias, n);
     for (int i = 0; i < NN_WINO_OUT * NN_WINO_OUT; i++)
         o[i] += b;
 }
