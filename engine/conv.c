@@ -242,11 +242,19 @@ static int wino_chunk(const conv_geom *g)
     return nn_wino_chunk(&s);
 }
 
-/* One group's Winograd region: its partial weight gradient dU, then a chunk's tiles. */
+/* OC doubles, in floats. */
+static size_t bias_sums_floats(const conv_geom *g)
+{
+    return round_up_16((size_t)g->d.out_channels * (sizeof(double) / sizeof(float)));
+}
+
+/* One group's Winograd region: its partial weight gradient dU, its bias-gradient sums,
+ * then a chunk's tiles. */
 static size_t wino_group_floats(const conv_geom *g)
 {
     nn_wino_shape s = wino_forward_shape(g);
-    return round_up_16(nn_wino_weights_floats(&s)) + round_up_16(nn_wino_scratch_floats(&s));
+    return round_up_16(nn_wino_weights_floats(&s)) + bias_sums_floats(g) +
+           round_up_16(nn_wino_scratch_floats(&s));
 }
 
 /* Workspace layout: the G column matrices and partial gradients; with Winograd, U (or
@@ -279,10 +287,15 @@ static float *wino_du_in(const conv_geom *g, float *workspace, int group)
            (size_t)group * wino_group_floats(g);
 }
 
-static float *wino_tiles_in(const conv_geom *g, float *workspace, int group)
+static float *wino_db_in(const conv_geom *g, float *workspace, int group)
 {
     nn_wino_shape f = wino_forward_shape(g);
     return wino_du_in(g, workspace, group) + round_up_16(nn_wino_weights_floats(&f));
+}
+
+static float *wino_tiles_in(const conv_geom *g, float *workspace, int group)
+{
+    return wino_db_in(g, workspace, group) + bias_sums_floats(g);
 }
 
 /* U [36][C x OC] for the forward pass, from w [OC, C, 3, 3], in the workspace; NULL
@@ -497,6 +510,7 @@ typedef struct conv_group {
     float *dw_part;  /* partial dW (or dW^T) [OC*K], then db [OC] */
     float *wino;     /* Winograd: the tiles of a chunk of samples */
     float *wino_du;  /* Winograd: the group's partial dU [36][OC x C] */
+    float *wino_db;  /* Winograd: the group's bias-gradient sums, OC doubles (as bytes) */
     float *conv_out; /* fused pooling: the convolution output or its gradient [OC x P] of a
                         sample, or of a Winograd chunk */
     float *bias_sum; /* fused pooling: the group's bias-gradient sums, OC doubles (as bytes) */
@@ -557,6 +571,7 @@ static nn_status run_group(const conv_job *j, int group, int groups, float *work
     if (use_winograd(g)) {
         grp.wino = wino_tiles_in(g, workspace, group);
         grp.wino_du = wino_du_in(g, workspace, group);
+        grp.wino_db = wino_db_in(g, workspace, group);
     }
     if (j->pool_size) {
         grp.bias_sum = workspace + plain_floats(g) + (size_t)group * pool_group_floats(g);
@@ -676,7 +691,8 @@ static nn_status data_samples(const conv_job *j, const conv_group *grp, int firs
     float *dx = j->dx + (size_t)first * g->in_floats;
     if (j->wino_u) {
         nn_wino_shape s = wino_forward_shape(g);
-        nn_wino_backward(g->k, &s, count, NULL, dy, j->wino_u, dx, NULL, 0, grp->wino);
+        nn_wino_dy from = {.dy = dy};
+        nn_wino_backward(g->k, &s, count, NULL, &from, j->wino_u, dx, NULL, NULL, 0, grp->wino);
         return NN_OK;
     }
     nn_status status = NN_OK;
@@ -762,22 +778,47 @@ static nn_status weights_sample(const conv_geom *g, const float *x_n, const floa
 
 /* dW_part = the sum over the group's samples, in order, of their weight gradients; then
  * the group's db after it. */
+/* The group's db partial from its sums (OC doubles as bytes). */
+static void store_bias_partial(const conv_geom *g, const conv_group *grp, const void *sums)
+{
+    float *db_part = grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K;
+    for (int oc = 0; oc < g->d.out_channels; oc++) {
+        double sum;
+        memcpy(&sum, (const char *)sums + (size_t)oc * sizeof sum, sizeof sum);
+        db_part[oc] = (float)sum;
+    }
+}
+
+/* Winograd's backward for samples [first, first + count) of the group, from *from: dx if
+ * the job wants it, and the group's dU and bias sums, from 0 at the group's first
+ * sample. */
+static void wino_backward_samples(const conv_job *j, const conv_group *grp, int first, int count,
+                                  const nn_wino_dy *from)
+{
+    const conv_geom *g = &j->g;
+    nn_wino_shape s = wino_forward_shape(g);
+    nn_wino_backward(g->k, &s, count, j->x + (size_t)first * g->in_floats, from, j->wino_u,
+                     j->dx ? j->dx + (size_t)first * g->in_floats : NULL, grp->wino_du,
+                     j->want_bias ? grp->wino_db : NULL, first > grp->first, grp->wino);
+}
+
 static nn_status weights_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     nn_status status = NN_OK;
+    if (use_winograd(g)) { /* the group's dU and db, chunk by chunk, from dM */
+        int chunk = wino_chunk(g);
+        for (int n = grp->first; n < grp->end; n += chunk) {
+            nn_wino_dy from = {.dy = j->dy + (size_t)n * g->out_floats};
+            wino_backward_samples(j, grp, n, grp->end - n < chunk ? grp->end - n : chunk, &from);
+        }
+        if (j->want_bias)
+            store_bias_partial(g, grp, grp->wino_db);
+        return NN_OK;
+    }
     if (j->want_bias)
         bias_partial(g, j->dy, grp->first, grp->end,
                      grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K);
-    if (use_winograd(g)) { /* the group's dU, chunk by chunk */
-        nn_wino_shape s = wino_forward_shape(g);
-        int chunk = nn_wino_chunk(&s);
-        for (int n = grp->first; n < grp->end; n += chunk)
-            nn_wino_backward(g->k, &s, grp->end - n < chunk ? grp->end - n : chunk,
-                             j->x + (size_t)n * g->in_floats, j->dy + (size_t)n * g->out_floats,
-                             NULL, NULL, grp->wino_du, n > grp->first, grp->wino);
-        return NN_OK;
-    }
     for (int n = grp->first; status == NN_OK && n < grp->end; n++)
         status = weights_sample(g, j->x + (size_t)n * g->in_floats,
                                 j->dy + (size_t)n * g->out_floats, n == grp->first ? 0.0f : 1.0f,
@@ -975,8 +1016,20 @@ static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
     size_t pooled = pooled_floats(j);
-    int chunk = pool_chunk(g);
+    int chunk = pool_chunk(g), wino = use_winograd(g);
     nn_status status = NN_OK;
+    if (wino && j->pool_size == 2 && j->pool_stride == 2) { /* unpooled in Winograd's tiles */
+        for (int n0 = grp->first; n0 < grp->end; n0 += chunk) {
+            size_t at = (size_t)n0 * pooled;
+            nn_wino_dy from = {.pooled = j->dy + at, .winners = j->winners + at,
+                               .relu_y = j->relu_y ? j->relu_y + at : NULL};
+            wino_backward_samples(j, grp, n0, grp->end - n0 < chunk ? grp->end - n0 : chunk,
+                                  &from);
+        }
+        if (j->want_bias)
+            store_bias_partial(g, grp, grp->wino_db);
+        return NN_OK;
+    }
     for (int n0 = grp->first; status == NN_OK && n0 < grp->end; n0 += chunk) {
         int count = grp->end - n0 < chunk ? grp->end - n0 : chunk;
         for (int i = 0; status == NN_OK && i < count; i++) {
@@ -986,27 +1039,21 @@ static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
             status = nn_maxpool2d_backward(g->d.out_channels, g->oh, g->ow, j->pool_size,
                                            j->pool_stride, j->dy + at, j->winners + at,
                                            j->relu_y ? j->relu_y + at : NULL, dconv);
-            if (status == NN_OK && j->want_bias)
+            if (status == NN_OK && j->want_bias && !wino)
                 add_bias_sums(g, dconv, n == grp->first, grp->bias_sum);
-            if (status == NN_OK && !use_winograd(g))
+            if (status == NN_OK && !wino)
                 status = weights_sample(g, j->x + (size_t)n * g->in_floats, dconv,
                                         n == grp->first ? 0.0f : 1.0f, grp->col, grp->dw_part);
         }
-        if (status == NN_OK && use_winograd(g)) {
-            nn_wino_shape s = wino_forward_shape(g);
-            nn_wino_backward(g->k, &s, count, j->x + (size_t)n0 * g->in_floats, grp->conv_out,
-                             j->wino_u, j->dx ? j->dx + (size_t)n0 * g->in_floats : NULL,
-                             grp->wino_du, n0 > grp->first, grp->wino);
+        if (status == NN_OK && wino) {
+            nn_wino_dy from = {.dy = grp->conv_out};
+            wino_backward_samples(j, grp, n0, count, &from);
         } else if (status == NN_OK && j->dx) {
             status = data_samples(j, grp, n0, count, grp->conv_out);
         }
     }
-    float *db_part = grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K;
-    for (int oc = 0; status == NN_OK && j->want_bias && oc < g->d.out_channels; oc++) {
-        double sum;
-        memcpy(&sum, (char *)grp->bias_sum + (size_t)oc * sizeof sum, sizeof sum);
-        db_part[oc] = (float)sum;
-    }
+    if (status == NN_OK && j->want_bias)
+        store_bias_partial(g, grp, wino ? grp->wino_db : grp->bias_sum);
     return status;
 }
 

@@ -69,13 +69,24 @@ void nn_wino_convolve_pool(const nn_gemm_kernels *k, const nn_wino_shape *s, int
                            const float *x, const float *u, const float *bias, int relu, float *y,
                            float *winners, float *scratch);
 
-/* The backward of nn_wino_convolve for such a chunk, from its dy: with dx non-NULL, dx
+/* The gradient a backward pass starts from, for a chunk: the convolution's output
+ * gradient dy [samples, out_ch, out_h, out_w], or, with dy NULL, that of a 2 x 2 max
+ * pooling at stride 2 after it: its gradient `pooled`, its forward's winners and, unless
+ * NULL, the pooled ReLU output relu_y, [samples, out_ch, out_h / 2, out_w / 2] each.  Both
+ * give the same bits. */
+typedef struct nn_wino_dy {
+    const float *dy, *pooled, *winners, *relu_y;
+} nn_wino_dy;
+
+/* The backward of nn_wino_convolve for such a chunk, from *g: with dx non-NULL, dx
  * (overwritten) from ut = nn_wino_weights(out_ch, in_ch) of the kernels with their
  * channels swapped; with du non-NULL (laid out as U), du = (accumulate ? du : 0) + the
- * chunk's share of the weight gradient, from x. */
+ * chunk's share of the weight gradient, from x; with db_sums non-NULL (out_ch doubles,
+ * any alignment), the same for the bias gradient, the chunk's tiles summed in order in
+ * double. */
 void nn_wino_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
-                      const float *x, const float *dy, const float *ut, float *dx, float *du,
-                      int accumulate, float *scratch);
+                      const float *x, const nn_wino_dy *g, const float *ut, float *dx, float *du,
+                      void *db_sums, int accumulate, float *scratch);
 
 /* dw [out_ch, in_ch, 3, 3] = G^T (du_0 + du_1 + ... ) G over `parts` partial du of
  * nn_wino_backward, part_stride floats apart, added in order. */

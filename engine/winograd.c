@@ -9,7 +9,9 @@
  *   forward           V[p] [T x C]  = (B^T d B)[p] of every tile and input channel
  *                     M[p] [T x OC] = V[p] . U[p] [C x OC],  U = G g G^T of the kernels
  *                     y = A^T M A (+ bias), tile by tile
- *   backward          dM[p] [T x OC] = (A dy A^T)[p]  (the output transform's adjoint)
+ *   backward          dM[p] [T x OC] = (A dy A^T)[p]  (the output transform's adjoint; dy
+ *                     may come unpooled from a 2 x 2 max pooling's gradient, tile by tile)
+ *     bias            db = the sum over tiles of dM[7], position (1, 1): a tile's dy summed
  *     weights         dU[p] [C x OC] += V[p]^T . dM[p], summed over the chunks of a group,
  *                     then dW = G^T dU G over the groups' sums (nn_wino_weights_backward)
  *     data            dV[p] [T x C] = dM[p] . U[p]^T,  dx = B dV B^T, the overlapping
@@ -28,6 +30,8 @@
  * rounding errors grow several times over direct summation (tests/test_conv.c bounds
  * them).
  */
+#include <string.h>
+
 #include "internal.h"
 
 static int tiles_across(const nn_wino_shape *s) { return (s->out_w + NN_WINO_OUT - 1) / NN_WINO_OUT; }
@@ -369,13 +373,74 @@ static void weight_products(const nn_gemm_kernels *k, const nn_wino_shape *s,
     }
 }
 
+/* dM[p] [T x OC] for the chunk from a 2 x 2 max pooling's gradient (g->pooled, winners
+ * and relu_y, each sample transposed channels-last into three [PH*PW x OC] blocks of
+ * last first): the convolution's output gradient is never written. */
+static void pooled_output_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
+                                   const nn_wino_dy *g, float *m, ptrdiff_t m_stride,
+                                   float *last)
+{
+    int tiles = nn_wino_tiles(s), OC = s->out_ch, P = s->out_h * s->out_w;
+    int PH = s->out_h / 2, PW = s->out_w / 2, PP = PH * PW;
+    float *dyt = last, *wt = dyt + (size_t)PP * (size_t)OC, *rt = wt + (size_t)PP * (size_t)OC;
+    for (int n = 0; n < samples; n++) {
+        size_t at = (size_t)n * (size_t)OC * (size_t)PP;
+        k->transpose(OC, PP, g->pooled + at, PP, dyt, OC);
+        k->transpose(OC, PP, g->winners + at, PP, wt, OC);
+        if (g->relu_y)
+            k->transpose(OC, PP, g->relu_y + at, PP, rt, OC);
+        for (int t = 0; t < tiles; t++) {
+            int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
+            ptrdiff_t first = ((ptrdiff_t)(oy / 2) * PW + ox / 2) * OC;
+            float *m_t = m + ((ptrdiff_t)n * tiles + t) * OC;
+            for (int o = 0; o < OC; o += NN_WINO_LANES) {
+                nn_wino_unpool unpool = {
+                    .rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT,
+                    .cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT,
+                    .dy = dyt + first + o, .winner = wt + first + o,
+                    .relu_y = g->relu_y ? rt + first + o : NULL,
+                    .rs = (ptrdiff_t)PW * OC, .cs = OC,
+                    .at = (float)(o * P + oy * s->out_w + ox), .lane_step = (float)P,
+                    .row_step = (float)s->out_w};
+                k->wino_output_pool_backward(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES,
+                                             &unpool, m_t + o, m_stride);
+            }
+        }
+    }
+}
+
+/* sums[o] (doubles at byte o * 8: the workspace is only float-aligned) = (accumulate ?
+ * sums[o] : 0) + the chunk's dM[7][t][o] over its tiles t in order: position (1, 1) of A
+ * dy A^T is the sum of the tile's 4 x 4 dy, so this sums dy over the outputs. */
+static void add_bias_gradient(const nn_wino_shape *s, const chunk_tiles *c, int accumulate,
+                              unsigned char *sums)
+{
+    enum { BLOCK = 64 };
+    const float *m7 = c->m + 7 * c->m_stride;
+    for (int o0 = 0; o0 < s->out_ch; o0 += BLOCK) {
+        int n = s->out_ch - o0 < BLOCK ? s->out_ch - o0 : BLOCK;
+        double acc[BLOCK] = {0};
+        if (accumulate)
+            memcpy(acc, sums + (size_t)o0 * sizeof(double), (size_t)n * sizeof(double));
+        for (int t = 0; t < c->T; t++)
+            for (int o = 0; o < n; o++)
+                acc[o] += m7[(size_t)t * (size_t)s->out_ch + (size_t)(o0 + o)];
+        memcpy(sums + (size_t)o0 * sizeof(double), acc, (size_t)n * sizeof(double));
+    }
+}
+
 void nn_wino_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
-                      const float *x, const float *dy, const float *ut, float *dx, float *du,
-                      int accumulate, float *scratch)
+                      const float *x, const nn_wino_dy *g, const float *ut, float *dx, float *du,
+                      void *db_sums, int accumulate, float *scratch)
 {
     int C = s->in_ch, OC = s->out_ch;
     chunk_tiles c = chunk_tiles_in(s, samples, scratch);
-    output_gradient(k, s, samples, dy, c.m, c.m_stride, c.last);
+    if (g->dy)
+        output_gradient(k, s, samples, g->dy, c.m, c.m_stride, c.last);
+    else
+        pooled_output_gradient(k, s, samples, g, c.m, c.m_stride, c.last);
+    if (db_sums)
+        add_bias_gradient(s, &c, accumulate, db_sums);
     if (du) {
         input_transform(k, s, samples, x, c.v, c.v_stride, c.last);
         weight_products(k, s, &c, accumulate, du);

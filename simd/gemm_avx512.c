@@ -545,6 +545,7 @@ const nn_gemm_kernels nn_kernels_avx512 = {
     .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,
     .conv1ch_3x3_maxpool = conv1ch_3x3_maxpool,
     .wino_output_backward = nn_wino_output_backward_loop,
+    .wino_output_pool_backward = nn_wino_output_pool_backward_loop,
     .wino_input_backward = nn_wino_input_backward_loop,
     .wino_weights_backward = nn_wino_weights_backward_loop,
 };

@@ -53,6 +53,18 @@ typedef struct nn_wino_pool {
     float at, lane_step, row_step;
 } nn_wino_pool;
 
+/* What wino_output_pool_backward reads for one tile: the 2 x 2 windows (a, b) it holds
+ * (2a + 1 < rows, 2b + 1 < cols), window (a, b) of lane c at [a*rs + b*cs + c] of the
+ * pooled gradient dy, the winners and (unless NULL) the pooled ReLU output relu_y; the
+ * winner's place (di, dj) is where winner = at + c*lane_step + (2a + di)*row_step + 2b +
+ * dj, as nn_wino_pool writes it. */
+typedef struct nn_wino_unpool {
+    int rows, cols;
+    const float *dy, *winner, *relu_y;
+    ptrdiff_t rs, cs;
+    float at, lane_step, row_step;
+} nn_wino_unpool;
+
 typedef struct nn_gemm_kernels {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
     int mr, nr;       /* register tile of gemm_tile */
@@ -155,6 +167,12 @@ typedef struct nn_gemm_kernels {
      * gradients from their 36 positions, summed over `parts` partial sums in order. */
     void (*wino_output_backward)(int n, const float *const src[NN_WINO_OUT * NN_WINO_OUT],
                                  float *m, ptrdiff_t m_stride);
+    /* wino_output_backward of the tile's convolution-output gradient that max pooling's
+     * backward (maxpool_2x2_backward_rows, its bits) would write from *unpool, without
+     * writing it: per window g = dy + 0, or 0 where relu_y is not > 0, at the winner's
+     * place, +0 at the other three and wherever no window reaches. */
+    void (*wino_output_pool_backward)(int n, const nn_wino_unpool *unpool, float *m,
+                                      ptrdiff_t m_stride);
     void (*wino_input_backward)(int n, const float *v, ptrdiff_t v_stride,
                                 float *const dst[NN_WINO_POS]);
     void (*wino_weights_backward)(int n, int parts, const float *u, ptrdiff_t part_stride,

@@ -236,21 +236,58 @@ static inline void nn_wino_weights_loop(int n, const float *w, ptrdiff_t w_rs, p
         nn_wino_store(u + p * u_stride, &o[p], n);
 }
 
+/* m[p*m_stride + c] = (A dy A^T)[p / 6][p % 6] for the 4 x 4 tile dy, lane c < n. */
+static inline void nn_wino_output_gradient(int n, const nn_wino_vec dy[NN_WINO_OUT * NN_WINO_OUT],
+                                           float *m, ptrdiff_t m_stride)
+{
+    nn_wino_vec t[NN_WINO_IN * NN_WINO_OUT], o[NN_WINO_POS];
+    for (int j = 0; j < NN_WINO_OUT; j++) /* columns: t = A dy, 6 x 4 */
+        nn_wino_a(dy + j, NN_WINO_OUT, t + j, NN_WINO_OUT);
+    for (int k = 0; k < NN_WINO_IN; k++) /* rows: o = t A^T, 6 x 6 */
+        nn_wino_a(t + k * NN_WINO_OUT, 1, o + k * NN_WINO_IN, 1);
+    for (int p = 0; p < NN_WINO_POS; p++)
+        nn_wino_store(m + p * m_stride, &o[p], n);
+}
+
 /* The output transform's adjoint for one tile, n <= NN_WINO_LANES channels: m[p*m_stride +
  * c] = (A dy A^T)[p / 6][p % 6] of channel c, where dy[i][j] = src[i*4 + j][c] (outputs
  * past the edge point at zeros). */
 static inline void nn_wino_output_backward_loop(int n, const float *const src[16], float *m,
                                                 ptrdiff_t m_stride)
 {
-    nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT], t[NN_WINO_IN * NN_WINO_OUT], o[NN_WINO_POS];
+    nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT];
     for (int i = 0; i < NN_WINO_OUT * NN_WINO_OUT; i++)
         nn_wino_load(&d[i], src[i], n);
-    for (int j = 0; j < NN_WINO_OUT; j++) /* columns: t = A dy, 6 x 4 */
-        nn_wino_a(d + j, NN_WINO_OUT, t + j, NN_WINO_OUT);
-    for (int k = 0; k < NN_WINO_IN; k++) /* rows: o = t A^T, 6 x 6 */
-        nn_wino_a(t + k * NN_WINO_OUT, 1, o + k * NN_WINO_IN, 1);
-    for (int p = 0; p < NN_WINO_POS; p++)
-        nn_wino_store(m + p * m_stride, &o[p], n);
+    nn_wino_output_gradient(n, d, m, m_stride);
+}
+
+/* kernels.h's wino_output_pool_backward. */
+static inline void nn_wino_output_pool_backward_loop(int n, const nn_wino_unpool *u, float *m,
+                                                     ptrdiff_t m_stride)
+{
+    nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT] = {{0}}, lane, zero = {0};
+    for (int c = 0; c < NN_WINO_LANES; c++)
+        lane[c] = (float)c * u->lane_step + u->at;
+    for (int a = 0; 2 * a + 1 < u->rows; a++)
+        for (int b = 0; 2 * b + 1 < u->cols; b++) {
+            ptrdiff_t at = a * u->rs + b * u->cs;
+            nn_wino_vec g, winner, relu;
+            nn_wino_load(&g, u->dy + at, n);
+            g += zero; /* the pooling backward's g + 0: -0 becomes +0 */
+            if (u->relu_y) {
+                nn_wino_load(&relu, u->relu_y + at, n);
+                nn_wino_take(&g, &zero, ~(relu > zero));
+            }
+            nn_wino_load(&winner, u->winner + at, n);
+            nn_wino_vec off = winner - (lane + ((float)(2 * a) * u->row_step + (float)(2 * b)));
+            const float place[4] = {0.0f, 1.0f, u->row_step, u->row_step + 1.0f};
+            for (int q = 0; q < 4; q++) {
+                nn_wino_vec v = zero;
+                nn_wino_take(&v, &g, off == zero + place[q]);
+                d[(2 * a + q / 2) * NN_WINO_OUT + 2 * b + q % 2] = v;
+            }
+        }
+    nn_wino_output_gradient(n, d, m, m_stride);
 }
 
 /* The input transform's adjoint for one tile, n <= NN_WINO_LANES channels: dst[p][c] +=

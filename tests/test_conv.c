@@ -405,7 +405,8 @@ Test(conv, fused_max_pooling_gives_the_bits_of_the_separate_calls) {
                                  .out_channels = 64, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
                                  .stride_w = 1, .dilation_h = 1, .dilation_w = 1};
         conv_data c = conv_data_new(mnist2, 77);
-        check_fused_pooling(&c, isa, 2, 2);
+        check_fused_pooling(&c, isa, 2, 2); /* pooled and unpooled in Winograd's tiles */
+        check_fused_pooling(&c, isa, 3, 2); /* Winograd, pooled apart */
         conv_data_free(&c);
         nn_conv2d_desc padded = {.batch = 37, .in_channels = 17, .height = 10, .width = 12,
                                  .out_channels = 20, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,

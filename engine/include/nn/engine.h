@@ -219,8 +219,9 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
  * NULL, dbias [OC] = sum of dy over samples and pixels (both overwritten).  Each sample
  * group sums its samples in order into a partial dW (GEMM with beta = 1; with Winograd,
  * a partial of the transformed kernels' gradient, chunk by chunk) and a partial db (in
- * double), and the partials are added in group order; the groups do not depend on the
- * thread count, so neither do the bits. */
+ * double; with Winograd, tile by tile from the transformed gradient), and the partials are
+ * added in group order; the groups do not depend on the thread count, so neither do the
+ * bits. */
 nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, const float *dy,
                                      float *dw, float *dbias, float *workspace);
 
@@ -276,8 +277,9 @@ nn_status nn_conv2d_forward_maxpool(const nn_conv2d_desc *c, int pool_size, int 
 
 /* Its backward, from dy [batch, out_channels, PH, PW] and the forward's winners, sample by
  * sample: nn_maxpool2d_backward into the workspace (with relu_y, the forward's y, dy
- * passes only where relu_y > 0: the backward of a ReLU activation), then the weight
- * gradient (dw, and dbias unless NULL, both overwritten) and, unless dx is NULL, dx.  The
+ * passes only where relu_y > 0: the backward of a ReLU activation; with Winograd and 2 x 2
+ * windows at stride 2, inside its tiles instead, never stored), then the weight gradient
+ * (dw, and dbias unless NULL, both overwritten) and, unless dx is NULL, dx.  The
  * same bits as nn_maxpool2d_backward then nn_conv2d_backward_weights and _data; the
  * same for any thread count. */
 nn_status nn_conv2d_backward_maxpool(const nn_conv2d_desc *c, int pool_size, int pool_stride,
