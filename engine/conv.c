@@ -205,8 +205,6 @@ static int col_ld(const conv_geom *g)
     return 16 * (lines % 2 ? lines : lines + 1);
 }
 
-static size_t col_floats(const conv_geom *g) { return (size_t)g->K * (size_t)col_ld(g); }
-
 /* ---- Winograd ----------------------------------------------------------------- */
 
 /* A 3x3 kernel at stride 1 with at least WINO_MIN_CHANNELS channels on either side runs
@@ -226,6 +224,14 @@ static int use_winograd(const conv_geom *g)
            d->dilation_h == 1 && d->dilation_w == 1 && d->in_channels >= WINO_MIN_CHANNELS &&
            d->out_channels >= WINO_MIN_CHANNELS;
 }
+
+/* A group's column matrix: none with Winograd, which runs every pass. */
+static size_t col_floats(const conv_geom *g)
+{
+    return use_winograd(g) ? 0 : (size_t)g->K * (size_t)col_ld(g);
+}
+
+/* ---- Winograd's workspace ------------------------------------------------------ */
 
 static nn_wino_shape wino_forward_shape(const conv_geom *g)
 {
@@ -279,7 +285,7 @@ static float *wino_u_in(const conv_geom *g, float *workspace)
     return workspace + im2col_floats(g);
 }
 
-/* Group `group`'s partial dU; its tiles follow. */
+/* Group `group`'s partial dU; its bias sums and tiles follow. */
 static float *wino_du_in(const conv_geom *g, float *workspace, int group)
 {
     nn_wino_shape f = wino_forward_shape(g);
