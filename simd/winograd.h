@@ -14,6 +14,11 @@
  *         | 0  2 -1 -2  1  0 |       | 1/24 -1/12  1/6 |
  *         | 0  4  0 -5  0  1 |       | 0     0     1   |
  *
+ * The backward passes use the adjoints: A dy A^T for the output gradient, B dV B^T for
+ * the input's, G^T dU G for the kernels'.  The output transform and its adjoint also come
+ * with 2 x 2 max pooling folded in (a 4 x 4 tile holds whole windows), bit for bit what
+ * the separate pooling kernels compute.
+ *
  * Every function here works on NN_WINO_LANES channels at once (the last block of a layer
  * may be shorter) in GCC's vector extension: one lane per channel, the same arithmetic
  * in every lane, so a value's bits do not depend on its lane.
