@@ -782,8 +782,6 @@ static nn_status weights_sample(const conv_geom *g, const float *x_n, const floa
                     dw_part, g->K);
 }
 
-/* dW_part = the sum over the group's samples, in order, of their weight gradients; then
- * the group's db after it. */
 /* The group's db partial from its sums (OC doubles as bytes). */
 static void store_bias_partial(const conv_geom *g, const conv_group *grp, const void *sums)
 {
@@ -808,6 +806,8 @@ static void wino_backward_samples(const conv_job *j, const conv_group *grp, int 
                      j->want_bias ? grp->wino_db : NULL, first > grp->first, grp->wino);
 }
 
+/* dW_part = the sum over the group's samples, in order, of their weight gradients; then
+ * the group's db after it. */
 static nn_status weights_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
