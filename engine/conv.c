@@ -187,10 +187,29 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
     return NN_OK;
 }
 
-/* One group's partial gradients: dW (or dW^T) [OC*K], then db [OC]. */
+/* Whether the weight gradient may go to the ISA's conv1ch_3x3_weights kernels: one input
+ * channel, 3x3, stride 1, no padding (MNIST's conv1, whose im2col GEMM has 9 rows and
+ * whose pooling's backward wrote its whole output gradient).  The workspace is sized by
+ * the shape alone; single_channel_weights also asks the ISA. */
+static int single_channel_shape(const conv_geom *g)
+{
+    const nn_conv2d_desc *d = &g->d;
+    return d->in_channels == 1 && d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 &&
+           d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1 && d->pad_h == 0 &&
+           d->pad_w == 0 && g->oh >= 2 && g->ow >= 2;
+}
+
+static int single_channel_weights(const conv_geom *g)
+{
+    return single_channel_shape(g) && g->k->conv1ch_3x3_weights;
+}
+
+/* One group's partial gradients: dW (or dW^T) [OC*K], then db [OC]; then, for
+ * single_channel_shape, the kernels' accumulators [OC x NN_CONV1CH_ACC]. */
 static size_t partial_floats(const conv_geom *g)
 {
-    return (size_t)g->d.out_channels * ((size_t)g->K + 1);
+    size_t oc = (size_t)g->d.out_channels;
+    return oc * ((size_t)g->K + 1) + (single_channel_shape(g) ? oc * NN_CONV1CH_ACC : 0);
 }
 
 /* The column matrix's row stride: P floats rounded up to whole cache lines, an odd number
@@ -544,6 +563,15 @@ static int conv_groups(const conv_geom *g)
     return g->d.batch < NN_CONV2D_GROUPS ? g->d.batch : NN_CONV2D_GROUPS;
 }
 
+/* One sample's pooled output: OC planes of the pooling's output. */
+static size_t pooled_floats(const conv_job *j)
+{
+    const conv_geom *g = &j->g;
+    size_t ph = (size_t)((g->oh - j->pool_size) / j->pool_stride + 1);
+    size_t pw = (size_t)((g->ow - j->pool_size) / j->pool_stride + 1);
+    return (size_t)g->d.out_channels * ph * pw;
+}
+
 
 /* Samples the fused pooling handles at once: a Winograd chunk, or one. */
 static int pool_chunk(const conv_geom *g) { return use_winograd(g) ? wino_chunk(g) : 1; }
@@ -782,6 +810,80 @@ static nn_status weights_sample(const conv_geom *g, const float *x_n, const floa
                     dw_part, g->K);
 }
 
+/* single_channel_weights' accumulators, after the group's partial db. */
+static float *single_channel_acc(const conv_geom *g, const conv_group *grp)
+{
+    return grp->dw_part + (size_t)g->d.out_channels * ((size_t)g->K + 1);
+}
+
+/* The group's dW (or dW^T) and db partials from the accumulators: each one's 16 lanes
+ * summed by halves (8, 4, 2, 1 apart), db's in double. */
+static void store_single_channel_partials(const conv_geom *g, const conv_group *grp,
+                                          int want_bias)
+{
+    enum { LANES = 16 };
+    int oc = g->d.out_channels, K = g->K, transposed = weights_transposed(g);
+    float *db_part = grp->dw_part + (size_t)oc * (size_t)K;
+    for (int o = 0; o < oc; o++) {
+        const float *a = single_channel_acc(g, grp) + (size_t)o * NN_CONV1CH_ACC;
+        for (int k = 0; k < 9; k++) {
+            float lane[LANES];
+            memcpy(lane, a + k * LANES, sizeof lane);
+            for (int width = LANES / 2; width >= 1; width /= 2)
+                for (int i = 0; i < width; i++)
+                    lane[i] += lane[i + width];
+            grp->dw_part[transposed ? (size_t)k * oc + o : (size_t)o * K + k] = lane[0];
+        }
+        if (want_bias) {
+            double lane[LANES];
+            memcpy(lane, a + 9 * LANES, sizeof lane);
+            for (int width = LANES / 2; width >= 1; width /= 2)
+                for (int i = 0; i < width; i++)
+                    lane[i] += lane[i + width];
+            db_part[o] = (float)lane[0];
+        }
+    }
+}
+
+/* The group's weight gradient by the single-channel kernels: from each sample's dy, or,
+ * in a fused pooling without dx, from the pooled gradient directly (the same bits; the
+ * kernel needs every output in a 2 x 2 block); with dx, each sample's pooling backward
+ * first, into conv_out. */
+static nn_status single_channel_run(const conv_job *j, const conv_group *grp)
+{
+    const conv_geom *g = &j->g;
+    int oc = g->d.out_channels, fused = j->pool_size != 0;
+    int in_kernel = fused && !j->dx && j->pool_size == 2 && j->pool_stride == 2 &&
+                    g->oh % 2 == 0 && g->ow % 2 == 0;
+    size_t pooled = fused ? pooled_floats(j) : 0;
+    float *acc = single_channel_acc(g, grp);
+    memset(acc, 0, (size_t)oc * NN_CONV1CH_ACC * sizeof *acc);
+    nn_status status = NN_OK;
+    for (int n = grp->first; status == NN_OK && n < grp->end; n++) {
+        const float *x_n = j->x + (size_t)n * g->in_floats, *dy_n = j->dy + (size_t)n * g->out_floats;
+        size_t at = (size_t)n * pooled;
+        if (in_kernel) {
+            g->k->conv1ch_3x3_weights_pooled(oc, g->d.height, g->d.width, x_n, j->dy + at,
+                                             j->winners + at, j->relu_y ? j->relu_y + at : NULL,
+                                             acc);
+            continue;
+        }
+        if (fused) {
+            status = nn_maxpool2d_backward(oc, g->oh, g->ow, j->pool_size, j->pool_stride,
+                                           j->dy + at, j->winners + at,
+                                           j->relu_y ? j->relu_y + at : NULL, grp->conv_out);
+            dy_n = grp->conv_out;
+        }
+        if (status == NN_OK)
+            g->k->conv1ch_3x3_weights(oc, g->d.height, g->d.width, x_n, dy_n, acc);
+        if (status == NN_OK && fused && j->dx)
+            status = data_sample(g, j->w, grp->conv_out, grp->col, j->dx + (size_t)n * g->in_floats);
+    }
+    if (status == NN_OK)
+        store_single_channel_partials(g, grp, j->want_bias);
+    return status;
+}
+
 /* The group's db partial from its sums (OC doubles as bytes). */
 static void store_bias_partial(const conv_geom *g, const conv_group *grp, const void *sums)
 {
@@ -822,6 +924,8 @@ static nn_status weights_run(const conv_job *j, const conv_group *grp)
             store_bias_partial(g, grp, grp->wino_db);
         return NN_OK;
     }
+    if (single_channel_weights(g))
+        return single_channel_run(j, grp);
     if (j->want_bias)
         bias_partial(g, j->dy, grp->first, grp->end,
                      grp->dw_part + (size_t)g->d.out_channels * (size_t)g->K);
@@ -889,14 +993,6 @@ nn_status nn_conv2d_backward_weights(const nn_conv2d_desc *c, const float *x, co
 
 /* ---- Max pooling fused after the convolution ----------------------------------- */
 
-/* One sample's pooled output: OC planes of the pooling's output. */
-static size_t pooled_floats(const conv_job *j)
-{
-    const conv_geom *g = &j->g;
-    size_t ph = (size_t)((g->oh - j->pool_size) / j->pool_stride + 1);
-    size_t pw = (size_t)((g->ow - j->pool_size) / j->pool_stride + 1);
-    return (size_t)g->d.out_channels * ph * pw;
-}
 
 /* The pooling's window against the convolution's output, before anything runs (the
  * pooling calls inside the groups then cannot fail). */
@@ -1024,6 +1120,8 @@ static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
     size_t pooled = pooled_floats(j);
     int chunk = pool_chunk(g), wino = use_winograd(g);
     nn_status status = NN_OK;
+    if (single_channel_weights(g))
+        return single_channel_run(j, grp);
     if (wino && j->pool_size == 2 && j->pool_stride == 2) { /* unpooled in Winograd's tiles */
         for (int n0 = grp->first; n0 < grp->end; n0 += chunk) {
             size_t at = (size_t)n0 * pooled;

@@ -10,6 +10,7 @@
  * count and column masks, so they cost what they compute and touch nothing outside C.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "pack.h"
@@ -480,6 +481,104 @@ static void conv1ch_3x3_maxpool(int channels, int h, int w, const float *x, cons
         }
 }
 
+/* Loads the four input rows 2r .. 2r + 3 of pooled row r, block o0 (count windows): in[i][s]
+ * = x[2r + i][2o + s], s < 4, deinterleaved. */
+static inline void conv1ch_rows(const float *x, int w, int r, int o0, int count, __m512 in[4][4])
+{
+    for (int i = 0; i < 4; i++) {
+        const float *row = x + (ptrdiff_t)(2 * r + i) * w + 2 * o0;
+        load_pairs(row, count, &in[i][0], &in[i][1]);
+        load_pairs(row + 2, count, &in[i][2], &in[i][3]);
+    }
+}
+
+/* One block row of conv1ch_3x3_weights for one channel: d = dy at the blocks' top-left,
+ * top-right, bottom-left, bottom-right outputs. */
+static inline void conv1ch_accumulate(const __m512 in[4][4], const __m512 d[4], float *acc)
+{
+    for (int ki = 0; ki < 3; ki++)
+        for (int kj = 0; kj < 3; kj++) {
+            float *a = acc + (ki * 3 + kj) * VL;
+            __m512 v = _mm512_loadu_ps(a);
+            for (int q = 0; q < 4; q++)
+                v = _mm512_fmadd_ps(d[q], in[q / 2 + ki][q % 2 + kj], v);
+            _mm512_storeu_ps(a, v);
+        }
+    float *bias = acc + 9 * VL; /* 16 doubles, unaligned loads and stores */
+    for (int half = 0; half < 2; half++) {
+        __m512d b = _mm512_loadu_pd(bias + half * 16);
+        for (int q = 0; q < 4; q++)
+            b = _mm512_add_pd(b, _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(d[q], 1)
+                                                      : _mm512_castps512_ps256(d[q])));
+        _mm512_storeu_pd(bias + half * 16, b);
+    }
+}
+
+/* kernels.h's conv1ch_3x3_weights: the blocks as above, then the outputs in none. */
+static void conv1ch_3x3_weights(int channels, int h, int w, const float *x, const float *dy,
+                                float *acc)
+{
+    const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
+    for (int r = 0; r < ph; r++)
+        for (int o0 = 0; o0 < pw; o0 += VL) {
+            int count = nn_min_int(VL, pw - o0);
+            __m512 in[4][4], d[4];
+            conv1ch_rows(x, w, r, o0, count, in);
+            for (int c = 0; c < channels; c++) {
+                const float *top = dy + ((ptrdiff_t)c * oh + 2 * r) * ow + 2 * o0;
+                load_pairs(top, count, &d[0], &d[1]);
+                load_pairs(top + ow, count, &d[2], &d[3]);
+                conv1ch_accumulate((const __m512(*)[4])in, d, acc + (ptrdiff_t)c * NN_CONV1CH_ACC);
+            }
+        }
+    for (int c = 0; c < channels; c++) /* an odd last row or column: lane 0 */
+        for (int y = 0; y < oh; y++)
+            for (int xo = (y < 2 * ph ? 2 * pw : 0); xo < ow; xo++) {
+                float g = dy[((ptrdiff_t)c * oh + y) * ow + xo], *a = acc + (ptrdiff_t)c * NN_CONV1CH_ACC;
+                for (int k = 0; k < 9; k++)
+                    a[k * VL] = fmaf(g, x[(ptrdiff_t)(y + k / 3) * w + xo + k % 3], a[k * VL]);
+                double b; /* the workspace is only float-aligned */
+                memcpy(&b, a + 9 * VL, sizeof b);
+                b += g;
+                memcpy(a + 9 * VL, &b, sizeof b);
+            }
+}
+
+/* kernels.h's conv1ch_3x3_weights_pooled: dy's four values per block made as
+ * maxpool_2x2_backward_row makes them, then conv1ch_3x3_weights' arithmetic. */
+static void conv1ch_3x3_weights_pooled(int channels, int h, int w, const float *x,
+                                       const float *dy, const float *winner,
+                                       const float *relu_y, float *acc)
+{
+    const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
+    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 places[4] = {zero, _mm512_set1_ps(1.0f), _mm512_set1_ps((float)ow),
+                              _mm512_set1_ps((float)ow + 1.0f)};
+    for (int r = 0; r < ph; r++)
+        for (int o0 = 0; o0 < pw; o0 += VL) {
+            int count = nn_min_int(VL, pw - o0);
+            __mmask16 in_lanes = first_lanes(count);
+            __m512 in[4][4], d[4];
+            conv1ch_rows(x, w, r, o0, count, in);
+            for (int c = 0; c < channels; c++) {
+                ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
+                __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in_lanes, dy + at), zero);
+                if (relu_y)
+                    g = _mm512_maskz_mov_ps(
+                        _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in_lanes, relu_y + at), zero,
+                                           _CMP_GT_OQ), g);
+                int top_at = (c * oh + 2 * r) * ow + 2 * o0;
+                __m512 off = _mm512_sub_ps(_mm512_maskz_loadu_ps(in_lanes, winner + at),
+                                           _mm512_add_ps(_mm512_set1_ps((float)top_at), twice_lane));
+                for (int q = 0; q < 4; q++)
+                    d[q] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(off, places[q], _CMP_EQ_OQ), g);
+                conv1ch_accumulate((const __m512(*)[4])in, d, acc + (ptrdiff_t)c * NN_CONV1CH_ACC);
+            }
+        }
+}
+
 static void maxpool_2x2_rows(int rows, int n, const float *x, ptrdiff_t w, int top_at,
                              float *y, float *winner)
 {
@@ -543,7 +642,8 @@ const nn_gemm_kernels nn_kernels_avx512 = {
     .maxpool_2x2_rows = maxpool_2x2_rows, .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
     .transpose = transpose, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
     .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,
-    .conv1ch_3x3_maxpool = conv1ch_3x3_maxpool,
+    .conv1ch_3x3_maxpool = conv1ch_3x3_maxpool, .conv1ch_3x3_weights = conv1ch_3x3_weights,
+    .conv1ch_3x3_weights_pooled = conv1ch_3x3_weights_pooled,
     .wino_output_backward = nn_wino_output_backward_loop,
     .wino_output_pool_backward = nn_wino_output_pool_backward_loop,
     .wino_input_backward = nn_wino_input_backward_loop,

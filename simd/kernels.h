@@ -16,6 +16,10 @@
 /* The most terms one sum_shifted call takes. */
 enum { NN_SUM_SHIFTED_TERMS = 32 };
 
+/* conv1ch_3x3_weights' accumulators per output channel: 9 taps x 16 float lanes, then the
+ * bias's 16 lanes as doubles (32 floats' room). */
+enum { NN_CONV1CH_ACC = 9 * 16 + 32 };
+
 /* Winograd F(4x4, 3x3) (winograd.h): input and output tile sides, the 36 element-wise
  * products of a tile, and the channels one transform call takes at most. */
 enum { NN_WINO_IN = 6, NN_WINO_OUT = 4, NN_WINO_POS = 36, NN_WINO_LANES = 16 };
@@ -162,6 +166,21 @@ typedef struct nn_gemm_kernels {
      * order, then the bias added, then the ReLU. */
     void (*conv1ch_3x3_maxpool)(int channels, int h, int w, const float *x, const float *wt,
                                 const float *bias, int relu, float *y, float *winner);
+    /* Optional, both or neither: the weight and bias gradient of that convolution for one
+     * sample, added into acc [channels x NN_CONV1CH_ACC] (the engine sums the lanes): lane
+     * l takes, window by window of the 2 x 2 blocks of outputs (rows of blocks in order,
+     * block columns l, l + 16, ...), each block's four outputs in row-major order, tap
+     * (ki, kj) by an FMA of dy and x; the bias the same dy in double.  Outputs in no block
+     * (an odd last row or column) go to lane 0 after the blocks, in row-major order.  The
+     * second takes dy as max pooling's backward would write it (maxpool_2x2_backward_rows'
+     * bits) from the pooled gradient, winners and ReLU output (or NULL) [channels x ph x
+     * pw], for even h - 2 and w - 2 (no outputs outside the blocks): the same bits,
+     * without writing dy. */
+    void (*conv1ch_3x3_weights)(int channels, int h, int w, const float *x, const float *dy,
+                                float *acc);
+    void (*conv1ch_3x3_weights_pooled)(int channels, int h, int w, const float *x,
+                                       const float *dy, const float *winner,
+                                       const float *relu_y, float *acc);
     /* Their adjoints, for the backward passes: an output tile's gradient into its 36
      * positions; one tile's 36 positions added into the input's gradient; the kernels'
      * gradients from their 36 positions, summed over `parts` partial sums in order. */

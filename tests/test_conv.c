@@ -299,6 +299,25 @@ Test(conv, winograd_shapes_every_isa) {
     }
 }
 
+/* One input channel, 3x3, stride 1, no padding: AVX-512's conv1ch_3x3_weights sums the
+ * weight and bias gradient block by block of 2 x 2 outputs; odd output sizes leave a row
+ * or column of outputs in no block. */
+Test(conv, single_channel_weight_gradient_every_isa) {
+    static const int shapes[][4] = {{64, 28, 28, 32}, {5, 11, 12, 5}, {3, 9, 41, 7}, {2, 4, 3, 3}};
+    FOR_EACH_SUPPORTED_ISA(isa) {
+        use_engine(isa, 2);
+        for (int i = 0; i < 4; i++) {
+            nn_conv2d_desc d = {.batch = shapes[i][0], .in_channels = 1, .height = shapes[i][1],
+                                .width = shapes[i][2], .out_channels = shapes[i][3],
+                                .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1,
+                                .dilation_h = 1, .dilation_w = 1};
+            conv_data c = conv_data_new(d, 4000 + (uint64_t)i);
+            check_backward(&c, isa);
+            conv_data_free(&c);
+        }
+    }
+}
+
 /* ---- Max pooling fused after the convolution -------------------------------------- */
 
 /* The separate path's results, to compare the fused calls' bits with. */
@@ -386,6 +405,11 @@ static void check_fused_pooling(const conv_data *c, nn_isa isa, int size, int st
                                                  relu ? got.y : NULL, NULL, got.dw, NULL,
                                                  ws) == NN_OK, "%s", nn_last_error());
             assert_same_bits(got.dw, want.dw, c->nw, "dw without dx and db", label);
+            cr_assert(nn_conv2d_backward_maxpool(d, size, stride, c->x, c->w, dy, got.winners,
+                                                 relu ? got.y : NULL, NULL, got.dw, got.db,
+                                                 ws) == NN_OK, "%s", nn_last_error());
+            assert_same_bits(got.dw, want.dw, c->nw, "dw without dx", label);
+            assert_same_bits(got.db, want.db, (size_t)d->out_channels, "db without dx", label);
         }
         pooled_run_free(&want), pooled_run_free(&got);
     }
