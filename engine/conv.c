@@ -1113,7 +1113,9 @@ static void add_bias_sums(const conv_geom *g, const float *dy_n, int first, floa
 
 /* Per chunk (Winograd's, or one sample): the pooling's backward into conv_out (the
  * convolution's output gradient, in cache) sample by sample, then the weight gradient
- * and dx from it; the group's db last. */
+ * and dx from it; the group's db last.  Two shapes skip writing that gradient: a single
+ * input channel (single_channel_run) and Winograd with 2 x 2 windows at stride 2, whose
+ * tiles unpool the pooled gradient themselves. */
 static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
