@@ -44,7 +44,6 @@ typedef struct nn_wino_shape {
     int in_ch, out_ch, height, width, pad_h, pad_w, out_h, out_w;
 } nn_wino_shape;
 
-int nn_wino_tiles(const nn_wino_shape *s); /* 4 x 4 output tiles per sample */
 int nn_wino_chunk(const nn_wino_shape *s); /* samples nn_wino_convolve takes at once */
 size_t nn_wino_weights_floats(const nn_wino_shape *s);  /* U: 36 * in_ch * out_ch */
 size_t nn_wino_scratch_floats(const nn_wino_shape *s);  /* one chunk's tiles */

@@ -36,7 +36,8 @@
 
 static int tiles_across(const nn_wino_shape *s) { return (s->out_w + NN_WINO_OUT - 1) / NN_WINO_OUT; }
 
-int nn_wino_tiles(const nn_wino_shape *s)
+/* 4 x 4 output tiles per sample. */
+static int tiles_per_sample(const nn_wino_shape *s)
 {
     return ((s->out_h + NN_WINO_OUT - 1) / NN_WINO_OUT) * tiles_across(s);
 }
@@ -64,7 +65,7 @@ size_t nn_wino_weights_floats(const nn_wino_shape *s)
 /* V (or dV) and M (or dM) of one sample, without the padding of pos_stride. */
 static size_t sample_floats(const nn_wino_shape *s)
 {
-    return (size_t)NN_WINO_POS * (size_t)nn_wino_tiles(s) * ((size_t)s->in_ch + (size_t)s->out_ch);
+    return (size_t)NN_WINO_POS * (size_t)tiles_per_sample(s) * ((size_t)s->in_ch + (size_t)s->out_ch);
 }
 
 /* Where a chunk of T tiles keeps V (or dV), M (or dM), a channels-last sample and one
@@ -85,7 +86,7 @@ static size_t packed_floats(const nn_wino_shape *s, int T)
 
 static chunk_tiles chunk_tiles_in(const nn_wino_shape *s, int samples, float *scratch)
 {
-    chunk_tiles c = {.T = samples * nn_wino_tiles(s)};
+    chunk_tiles c = {.T = samples * tiles_per_sample(s)};
     c.v_stride = pos_stride((size_t)c.T * (size_t)s->in_ch);
     c.m_stride = pos_stride((size_t)c.T * (size_t)s->out_ch);
     c.v = scratch;
@@ -188,7 +189,7 @@ static void transform_tiles(const nn_gemm_kernels *k, tile_transform *fn, const 
                             int side, int top, int left, float *dst, ptrdiff_t dst_stride,
                             float *xt)
 {
-    int tiles = nn_wino_tiles(s);
+    int tiles = tiles_per_sample(s);
     zero_row(xt, channels, rows * cols);
     for (int n = 0; n < samples; n++) {
         to_channels_last(k, x, n, channels, rows * cols, xt);
@@ -245,7 +246,7 @@ static void output_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, i
                              const float *m, ptrdiff_t m_stride, const float *bias, float *y,
                              float *yt)
 {
-    int tiles = nn_wino_tiles(s), OC = s->out_ch, P = s->out_h * s->out_w;
+    int tiles = tiles_per_sample(s), OC = s->out_ch, P = s->out_h * s->out_w;
     for (int n = 0; n < samples; n++) {
         for (int t = 0; t < tiles; t++) {
             int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
@@ -280,7 +281,7 @@ static void output_pool_transform(const nn_gemm_kernels *k, const nn_wino_shape 
                                   const float *m, ptrdiff_t m_stride, const float *bias, int relu,
                                   float *y, float *winners, float *yt)
 {
-    int tiles = nn_wino_tiles(s), OC = s->out_ch, P = s->out_h * s->out_w;
+    int tiles = tiles_per_sample(s), OC = s->out_ch, P = s->out_h * s->out_w;
     int PH = s->out_h / 2, PW = s->out_w / 2;
     float *wt = yt + (size_t)PH * (size_t)PW * (size_t)OC;
     for (int n = 0; n < samples; n++) {
@@ -331,7 +332,7 @@ static void output_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, in
 static void input_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
                            const float *dv, ptrdiff_t v_stride, float *dx, float *dxt)
 {
-    int tiles = nn_wino_tiles(s), C = s->in_ch, plane = s->height * s->width;
+    int tiles = tiles_per_sample(s), C = s->in_ch, plane = s->height * s->width;
     for (int n = 0; n < samples; n++) {
         for (size_t i = 0; i < (size_t)plane * (size_t)C; i++)
             dxt[i] = 0.0f;
@@ -380,7 +381,7 @@ static void pooled_output_gradient(const nn_gemm_kernels *k, const nn_wino_shape
                                    const nn_wino_dy *g, float *m, ptrdiff_t m_stride,
                                    float *last)
 {
-    int tiles = nn_wino_tiles(s), OC = s->out_ch, P = s->out_h * s->out_w;
+    int tiles = tiles_per_sample(s), OC = s->out_ch, P = s->out_h * s->out_w;
     int PH = s->out_h / 2, PW = s->out_w / 2, PP = PH * PW;
     float *dyt = last, *wt = dyt + (size_t)PP * (size_t)OC, *rt = wt + (size_t)PP * (size_t)OC;
     for (int n = 0; n < samples; n++) {
