@@ -486,11 +486,6 @@ const nn_gemm_kernels nn_kernels_avx2 = {
     .sgd_update = nn_sgd_update_loop, .adam_update = nn_adam_update_loop,
     .copy_block = copy_block, .sum_shifted = sum_shifted,
     .maxpool_2x2_rows = maxpool_2x2_rows, .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
-    .transpose = transpose, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
-    .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,
+    .transpose = transpose, NN_WINO_KERNELS,
     .conv1ch_3x3_maxpool = conv1ch_3x3_maxpool,
-    .wino_output_backward = nn_wino_output_backward_loop,
-    .wino_output_pool_backward = nn_wino_output_pool_backward_loop,
-    .wino_input_backward = nn_wino_input_backward_loop,
-    .wino_weights_backward = nn_wino_weights_backward_loop,
 };

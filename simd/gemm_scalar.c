@@ -86,10 +86,5 @@ const nn_gemm_kernels nn_kernels_scalar = {
     .copy_block = nn_copy_block_loop, .sum_shifted = nn_sum_shifted_loop,
     .maxpool_2x2_rows = nn_maxpool_2x2_rows_loop,
     .maxpool_2x2_backward_rows = nn_maxpool_2x2_backward_rows_loop,
-    .transpose = nn_transpose_loop, .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,
-    .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,
-    .wino_output_backward = nn_wino_output_backward_loop,
-    .wino_output_pool_backward = nn_wino_output_pool_backward_loop,
-    .wino_input_backward = nn_wino_input_backward_loop,
-    .wino_weights_backward = nn_wino_weights_backward_loop,
+    .transpose = nn_transpose_loop, NN_WINO_KERNELS,
 };

@@ -348,4 +348,13 @@ static inline void nn_wino_weights_backward_loop(int n, int parts, const float *
         }
 }
 
+/* The kernel-table entries of the loops above, the same in every ISA's table. */
+#define NN_WINO_KERNELS                                                                    \
+    .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,                  \
+    .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,    \
+    .wino_output_backward = nn_wino_output_backward_loop,                                  \
+    .wino_output_pool_backward = nn_wino_output_pool_backward_loop,                        \
+    .wino_input_backward = nn_wino_input_backward_loop,                                    \
+    .wino_weights_backward = nn_wino_weights_backward_loop
+
 #endif /* NN_SIMD_WINOGRAD_H */
