@@ -653,18 +653,22 @@ static nn_status forward_sample(const conv_geom *g, const float *x_n, const floa
                                &epilogue);
 }
 
-/* y [count, OC, OH, OW] = the outputs of samples [first, first + count): by Winograd, at
- * most its chunk at once, or sample by sample. */
+/* y [count, OC, OH, OW] = the outputs of samples [first, first + count): by Winograd, a
+ * chunk at a time, or sample by sample. */
 static nn_status forward_samples(const conv_job *j, const conv_group *grp, int first, int count,
                                  float *y)
 {
     const conv_geom *g = &j->g;
     if (j->wino_u) {
         nn_wino_shape s = wino_forward_shape(g);
-        nn_wino_convolve(g->k, &s, count, j->x + (size_t)first * g->in_floats, j->wino_u,
-                         j->bias, y, grp->wino);
-        if (j->act != NN_ACT_NONE)
-            g->k->activate((size_t)count * g->out_floats, y, (int)j->act);
+        for (int i = 0, chunk = nn_wino_chunk(&s); i < count; i += chunk) {
+            int n = count - i < chunk ? count - i : chunk;
+            float *y_i = y + (size_t)i * g->out_floats;
+            nn_wino_convolve(g->k, &s, n, j->x + (size_t)(first + i) * g->in_floats, j->wino_u,
+                             j->bias, y_i, grp->wino);
+            if (j->act != NN_ACT_NONE)
+                g->k->activate((size_t)n * g->out_floats, y_i, (int)j->act);
+        }
         return NN_OK;
     }
     nn_status status = NN_OK;
@@ -676,13 +680,8 @@ static nn_status forward_samples(const conv_job *j, const conv_group *grp, int f
 
 static nn_status forward_run(const conv_job *j, const conv_group *grp)
 {
-    int chunk = j->wino_u ? wino_chunk(&j->g) : grp->end - grp->first;
-    nn_status status = NN_OK;
-    for (int n = grp->first; status == NN_OK && n < grp->end; n += chunk) {
-        int count = grp->end - n < chunk ? grp->end - n : chunk;
-        status = forward_samples(j, grp, n, count, j->y + (size_t)n * j->g.out_floats);
-    }
-    return status;
+    return forward_samples(j, grp, grp->first, grp->end - grp->first,
+                           j->y + (size_t)grp->first * j->g.out_floats);
 }
 
 nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float *w,
@@ -716,8 +715,8 @@ static nn_status data_sample(const conv_geom *g, const float *w, const float *dy
     return status;
 }
 
-/* dx of samples [first, first + count) from their dy [count, OC, OH, OW]: by Winograd, at
- * most its chunk at once, or sample by sample. */
+/* dx of samples [first, first + count) from their dy [count, OC, OH, OW]: by Winograd, a
+ * chunk at a time, or sample by sample. */
 static nn_status data_samples(const conv_job *j, const conv_group *grp, int first, int count,
                               const float *dy)
 {
@@ -725,8 +724,11 @@ static nn_status data_samples(const conv_job *j, const conv_group *grp, int firs
     float *dx = j->dx + (size_t)first * g->in_floats;
     if (j->wino_u) {
         nn_wino_shape s = wino_forward_shape(g);
-        nn_wino_dy from = {.dy = dy};
-        nn_wino_backward(g->k, &s, count, NULL, &from, j->wino_u, dx, NULL, NULL, 0, grp->wino);
+        for (int i = 0, chunk = nn_wino_chunk(&s); i < count; i += chunk) {
+            nn_wino_dy from = {.dy = dy + (size_t)i * g->out_floats};
+            nn_wino_backward(g->k, &s, count - i < chunk ? count - i : chunk, NULL, &from,
+                             j->wino_u, dx + (size_t)i * g->in_floats, NULL, NULL, 0, grp->wino);
+        }
         return NN_OK;
     }
     nn_status status = NN_OK;
@@ -738,13 +740,8 @@ static nn_status data_samples(const conv_job *j, const conv_group *grp, int firs
 
 static nn_status data_run(const conv_job *j, const conv_group *grp)
 {
-    int chunk = j->wino_u ? wino_chunk(&j->g) : grp->end - grp->first;
-    nn_status status = NN_OK;
-    for (int n = grp->first; status == NN_OK && n < grp->end; n += chunk) {
-        int count = grp->end - n < chunk ? grp->end - n : chunk;
-        status = data_samples(j, grp, n, count, j->dy + (size_t)n * j->g.out_floats);
-    }
-    return status;
+    return data_samples(j, grp, grp->first, grp->end - grp->first,
+                        j->dy + (size_t)grp->first * j->g.out_floats);
 }
 
 nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, const float *w,
