@@ -352,31 +352,38 @@ static inline __m256 takes_over(__m256 v, __m256 best)
                                       _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
 }
 
-/* Eight windows a vector, as in the AVX-512 kernel: deinterleave, then blend. */
-static inline void maxpool_2x2_row(int n, const float *top, ptrdiff_t w, int top_at,
-                                   float *y, float *winner)
+/* pool.h's rule over one vector of 2 x 2 windows, v = their top-left, top-right,
+ * bottom-left and bottom-right values: y = the winners and, unless winner is NULL, winner
+ * = top_at + 2 * lane + the winner's place (0, 1, w or w + 1), as floats. */
+static inline void store_window_winners(const __m256 v[4], ptrdiff_t w, int top_at, __m256i out,
+                                        float *y, float *winner)
 {
     const __m256 twice_lane = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14);
     const __m256 offsets[3] = {_mm256_set1_ps(1.0f), _mm256_set1_ps((float)w),
                                _mm256_set1_ps((float)w + 1.0f)};
+    __m256 best = v[0], off = _mm256_setzero_ps();
+    for (int i = 1; i < 4; i++) {
+        __m256 t = takes_over(v[i], best);
+        best = _mm256_blendv_ps(best, v[i], t);
+        off = _mm256_blendv_ps(off, offsets[i - 1], t);
+    }
+    _mm256_maskstore_ps(y, out, best);
+    if (winner)
+        _mm256_maskstore_ps(winner, out, _mm256_add_ps(_mm256_set1_ps((float)top_at),
+                                                        _mm256_add_ps(twice_lane, off)));
+}
+
+/* Eight windows a vector, as in the AVX-512 kernel: deinterleave, then blend. */
+static inline void maxpool_2x2_row(int n, const float *top, ptrdiff_t w, int top_at,
+                                   float *y, float *winner)
+{
     for (int o = 0; o < n; o += VL) {
         int count = n - o < VL ? n - o : VL;
         __m256 v[4];
         load_pairs(top + 2 * o, count, &v[0], &v[1]);
         load_pairs(top + w + 2 * o, count, &v[2], &v[3]);
-        __m256 best = v[0], off = _mm256_setzero_ps();
-        for (int i = 1; i < 4; i++) {
-            __m256 t = takes_over(v[i], best);
-            best = _mm256_blendv_ps(best, v[i], t);
-            off = _mm256_blendv_ps(off, offsets[i - 1], t);
-        }
-        __m256i out = first_lanes(count);
-        _mm256_maskstore_ps(y + o, out, best);
-        if (winner) {
-            __m256 at = _mm256_add_ps(_mm256_set1_ps((float)(top_at + 2 * o)),
-                                      _mm256_add_ps(twice_lane, off));
-            _mm256_maskstore_ps(winner + o, out, at);
-        }
+        store_window_winners(v, w, top_at + 2 * o, first_lanes(count), y + o,
+                             winner ? winner + o : NULL);
     }
 }
 
@@ -385,9 +392,6 @@ static void conv1ch_3x3_maxpool(int channels, int h, int w, const float *x, cons
                                 const float *bias, int relu, float *y, float *winner)
 {
     const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
-    const __m256 twice_lane = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14);
-    const __m256 offsets[3] = {_mm256_set1_ps(1.0f), _mm256_set1_ps((float)ow),
-                               _mm256_set1_ps((float)ow + 1.0f)};
     for (int r = 0; r < ph; r++)
         for (int o0 = 0; o0 < pw; o0 += VL) {
             int count = pw - o0 < VL ? pw - o0 : VL;
@@ -412,20 +416,9 @@ static void conv1ch_3x3_maxpool(int channels, int h, int w, const float *x, cons
                         acc = _mm256_add_ps(acc, _mm256_set1_ps(bias[c]));
                     v[q] = relu ? _mm256_max_ps(_mm256_setzero_ps(), acc) : acc;
                 }
-                __m256 best = v[0], off = _mm256_setzero_ps();
-                for (int i = 1; i < 4; i++) {
-                    __m256 t = takes_over(v[i], best);
-                    best = _mm256_blendv_ps(best, v[i], t);
-                    off = _mm256_blendv_ps(off, offsets[i - 1], t);
-                }
                 ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
-                _mm256_maskstore_ps(y + at, out, best);
-                if (winner) {
-                    int top_at = (c * oh + 2 * r) * ow + 2 * o0;
-                    _mm256_maskstore_ps(winner + at, out,
-                                        _mm256_add_ps(_mm256_set1_ps((float)top_at),
-                                                      _mm256_add_ps(twice_lane, off)));
-                }
+                store_window_winners(v, ow, (c * oh + 2 * r) * ow + 2 * o0, out, y + at,
+                                     winner ? winner + at : NULL);
             }
         }
 }

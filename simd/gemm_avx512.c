@@ -395,34 +395,74 @@ static inline __mmask16 takes_over(__m512 v, __m512 best)
            (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
 }
 
+/* pool.h's rule over one vector of 2 x 2 windows, v = their top-left, top-right,
+ * bottom-left and bottom-right values: y = the winners and, unless winner is NULL, winner
+ * = top_at + 2 * lane + the winner's place (0, 1, w or w + 1), as floats. */
+static inline void store_window_winners(const __m512 v[4], ptrdiff_t w, int top_at,
+                                        __mmask16 out, float *y, float *winner)
+{
+    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
+    const __m512 offsets[3] = {_mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
+                               _mm512_set1_ps((float)w + 1.0f)};
+    __m512 best = v[0], off = _mm512_setzero_ps();
+    for (int i = 1; i < 4; i++) {
+        __mmask16 t = takes_over(v[i], best);
+        best = _mm512_mask_blend_ps(t, best, v[i]);
+        off = _mm512_mask_blend_ps(t, off, offsets[i - 1]);
+    }
+    _mm512_mask_storeu_ps(y, out, best);
+    if (winner)
+        _mm512_mask_storeu_ps(winner, out, _mm512_add_ps(_mm512_set1_ps((float)top_at),
+                                                          _mm512_add_ps(twice_lane, off)));
+}
+
+/* One vector of 2 x 2 windows' gradients, lanes `in`: v = the gradient of their
+ * top-left, top-right, bottom-left and bottom-right values, g + 0 at the winner (top_at +
+ * 2 * lane + 0, 1, w or w + 1) and +0 at the others, where g = dy, or 0 where relu_y
+ * (unless NULL) is not > 0. */
+static inline void unpool_windows(const float *dy, const float *winner, const float *relu_y,
+                                  __mmask16 in, ptrdiff_t w, int top_at, __m512 v[4])
+{
+    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 places[4] = {zero, _mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
+                              _mm512_set1_ps((float)w + 1.0f)};
+    __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy), zero);
+    if (relu_y)
+        g = _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in, relu_y), zero, _CMP_GT_OQ), g);
+    __m512 off = _mm512_sub_ps(_mm512_maskz_loadu_ps(in, winner),
+                               _mm512_add_ps(_mm512_set1_ps((float)top_at), twice_lane));
+    for (int i = 0; i < 4; i++)
+        v[i] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(off, places[i], _CMP_EQ_OQ), g);
+}
+
 /* Sixteen windows a vector: the window's four values deinterleaved from two rows, the
  * winner and its offset (exact in a float: the engine keeps offsets below 2^24) chosen
  * with masked blends. */
 static inline void maxpool_2x2_row(int n, const float *top, ptrdiff_t w, int top_at,
                                    float *y, float *winner)
 {
-    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                             26, 28, 30);
-    const __m512 offsets[3] = {_mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
-                               _mm512_set1_ps((float)w + 1.0f)};
     for (int o = 0; o < n; o += VL) {
         int count = nn_min_int(VL, n - o);
         __m512 v[4];
         load_pairs(top + 2 * o, count, &v[0], &v[1]);
         load_pairs(top + w + 2 * o, count, &v[2], &v[3]);
-        __m512 best = v[0], off = _mm512_setzero_ps();
-        for (int i = 1; i < 4; i++) {
-            __mmask16 t = takes_over(v[i], best);
-            best = _mm512_mask_blend_ps(t, best, v[i]);
-            off = _mm512_mask_blend_ps(t, off, offsets[i - 1]);
-        }
-        __mmask16 out = first_lanes(count);
-        _mm512_mask_storeu_ps(y + o, out, best);
-        if (winner) {
-            __m512 at = _mm512_add_ps(_mm512_set1_ps((float)(top_at + 2 * o)),
-                                      _mm512_add_ps(twice_lane, off));
-            _mm512_mask_storeu_ps(winner + o, out, at);
-        }
+        store_window_winners(v, w, top_at + 2 * o, first_lanes(count), y + o,
+                             winner ? winner + o : NULL);
+    }
+}
+
+/* Loads the four input rows 2r .. 2r + 3 of pooled row r, block o0 (count windows): in[i][s]
+ * = x[2r + i][2o + s], s < 4, deinterleaved. */
+static inline void conv1ch_rows(const float *x, int w, int r, int o0, int count, __m512 in[4][4])
+{
+    for (int i = 0; i < 4; i++) {
+        const float *row = x + (ptrdiff_t)(2 * r + i) * w + 2 * o0;
+        load_pairs(row, count, &in[i][0], &in[i][1]);
+        load_pairs(row + 2, count, &in[i][2], &in[i][3]);
     }
 }
 
@@ -435,19 +475,11 @@ static void conv1ch_3x3_maxpool(int channels, int h, int w, const float *x, cons
                                 const float *bias, int relu, float *y, float *winner)
 {
     const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
-    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                             26, 28, 30);
-    const __m512 offsets[3] = {_mm512_set1_ps(1.0f), _mm512_set1_ps((float)ow),
-                               _mm512_set1_ps((float)ow + 1.0f)};
     for (int r = 0; r < ph; r++)
         for (int o0 = 0; o0 < pw; o0 += VL) {
             int count = nn_min_int(VL, pw - o0);
-            __m512 in[4][4]; /* input row 2r + i: x[2o], x[2o + 1], x[2o + 2], x[2o + 3] */
-            for (int i = 0; i < 4; i++) {
-                const float *row = x + (ptrdiff_t)(2 * r + i) * w + 2 * o0;
-                load_pairs(row, count, &in[i][0], &in[i][1]);
-                load_pairs(row + 2, count, &in[i][2], &in[i][3]);
-            }
+            __m512 in[4][4];
+            conv1ch_rows(x, w, r, o0, count, in);
             __mmask16 out = first_lanes(count);
             for (int c = 0; c < channels; c++) {
                 const float *k = wt + (ptrdiff_t)c * 9;
@@ -463,33 +495,11 @@ static void conv1ch_3x3_maxpool(int channels, int h, int w, const float *x, cons
                         acc = _mm512_add_ps(acc, _mm512_set1_ps(bias[c]));
                     v[q] = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc) : acc;
                 }
-                __m512 best = v[0], off = _mm512_setzero_ps();
-                for (int i = 1; i < 4; i++) {
-                    __mmask16 t = takes_over(v[i], best);
-                    best = _mm512_mask_blend_ps(t, best, v[i]);
-                    off = _mm512_mask_blend_ps(t, off, offsets[i - 1]);
-                }
                 ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
-                _mm512_mask_storeu_ps(y + at, out, best);
-                if (winner) {
-                    int top_at = (c * oh + 2 * r) * ow + 2 * o0;
-                    _mm512_mask_storeu_ps(winner + at, out,
-                                          _mm512_add_ps(_mm512_set1_ps((float)top_at),
-                                                        _mm512_add_ps(twice_lane, off)));
-                }
+                store_window_winners(v, ow, (c * oh + 2 * r) * ow + 2 * o0, out, y + at,
+                                     winner ? winner + at : NULL);
             }
         }
-}
-
-/* Loads the four input rows 2r .. 2r + 3 of pooled row r, block o0 (count windows): in[i][s]
- * = x[2r + i][2o + s], s < 4, deinterleaved. */
-static inline void conv1ch_rows(const float *x, int w, int r, int o0, int count, __m512 in[4][4])
-{
-    for (int i = 0; i < 4; i++) {
-        const float *row = x + (ptrdiff_t)(2 * r + i) * w + 2 * o0;
-        load_pairs(row, count, &in[i][0], &in[i][1]);
-        load_pairs(row + 2, count, &in[i][2], &in[i][3]);
-    }
 }
 
 /* One block row of conv1ch_3x3_weights for one channel: d = dy at the blocks' top-left,
@@ -544,18 +554,13 @@ static void conv1ch_3x3_weights(int channels, int h, int w, const float *x, cons
             }
 }
 
-/* kernels.h's conv1ch_3x3_weights_pooled: dy's four values per block made as
- * maxpool_2x2_backward_row makes them, then conv1ch_3x3_weights' arithmetic. */
+/* kernels.h's conv1ch_3x3_weights_pooled: dy's four values per block by unpool_windows,
+ * as maxpool_2x2_backward_row makes them, then conv1ch_3x3_weights' arithmetic. */
 static void conv1ch_3x3_weights_pooled(int channels, int h, int w, const float *x,
                                        const float *dy, const float *winner,
                                        const float *relu_y, float *acc)
 {
     const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
-    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                             26, 28, 30);
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512 places[4] = {zero, _mm512_set1_ps(1.0f), _mm512_set1_ps((float)ow),
-                              _mm512_set1_ps((float)ow + 1.0f)};
     for (int r = 0; r < ph; r++)
         for (int o0 = 0; o0 < pw; o0 += VL) {
             int count = nn_min_int(VL, pw - o0);
@@ -564,16 +569,8 @@ static void conv1ch_3x3_weights_pooled(int channels, int h, int w, const float *
             conv1ch_rows(x, w, r, o0, count, in);
             for (int c = 0; c < channels; c++) {
                 ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
-                __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in_lanes, dy + at), zero);
-                if (relu_y)
-                    g = _mm512_maskz_mov_ps(
-                        _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in_lanes, relu_y + at), zero,
-                                           _CMP_GT_OQ), g);
-                int top_at = (c * oh + 2 * r) * ow + 2 * o0;
-                __m512 off = _mm512_sub_ps(_mm512_maskz_loadu_ps(in_lanes, winner + at),
-                                           _mm512_add_ps(_mm512_set1_ps((float)top_at), twice_lane));
-                for (int q = 0; q < 4; q++)
-                    d[q] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(off, places[q], _CMP_EQ_OQ), g);
+                unpool_windows(dy + at, winner + at, relu_y ? relu_y + at : NULL, in_lanes, ow,
+                               (c * oh + 2 * r) * ow + 2 * o0, d);
                 conv1ch_accumulate((const __m512(*)[4])in, d, acc + (ptrdiff_t)c * NN_CONV1CH_ACC);
             }
         }
@@ -603,23 +600,11 @@ static inline void maxpool_2x2_backward_row(int n, const float *dy, const float 
                                             const float *relu_y, ptrdiff_t w, int top_at,
                                             float *dx)
 {
-    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                             26, 28, 30);
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512 places[4] = {zero, _mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
-                              _mm512_set1_ps((float)w + 1.0f)};
     for (int o = 0; o < n; o += VL) {
         int count = nn_min_int(VL, n - o);
-        __mmask16 in = first_lanes(count);
-        __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy + o), zero);
-        if (relu_y)
-            g = _mm512_maskz_mov_ps(
-                _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in, relu_y + o), zero, _CMP_GT_OQ), g);
-        __m512 off = _mm512_sub_ps(_mm512_maskz_loadu_ps(in, winner + o),
-                                   _mm512_add_ps(_mm512_set1_ps((float)(top_at + 2 * o)), twice_lane));
         __m512 v[4];
-        for (int i = 0; i < 4; i++)
-            v[i] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(off, places[i], _CMP_EQ_OQ), g);
+        unpool_windows(dy + o, winner + o, relu_y ? relu_y + o : NULL, first_lanes(count), w,
+                       top_at + 2 * o, v);
         store_pairs(dx + 2 * o, count, v[0], v[1]);
         store_pairs(dx + w + 2 * o, count, v[2], v[3]);
     }
