@@ -554,24 +554,63 @@ static void conv1ch_3x3_weights(int channels, int h, int w, const float *x, cons
             }
 }
 
-/* kernels.h's conv1ch_3x3_weights_pooled: dy's four values per block by unpool_windows,
- * as maxpool_2x2_backward_row makes them, then conv1ch_3x3_weights' arithmetic. */
+/* One block row of conv1ch_3x3_weights_pooled for one channel: g = the windows' pooled
+ * gradient, which reaches only each window's winner, in the bottom row where `down` and
+ * the right column where `right`.  The input under the winner is chosen by masked blends
+ * and takes one FMA a tap where conv1ch_accumulate takes four: the three it skips add
+ * products of +0, which leave the sums' bits as they are (a sum from +0 is never -0). */
+static inline void conv1ch_accumulate_winners(const __m512 in[4][4], __mmask16 down,
+                                              __mmask16 right, __m512 g, float *acc)
+{
+    __m512 rows[3][4];
+    for (int ki = 0; ki < 3; ki++)
+        for (int s = 0; s < 4; s++)
+            rows[ki][s] = _mm512_mask_blend_ps(down, in[ki][s], in[ki + 1][s]);
+    for (int ki = 0; ki < 3; ki++)
+        for (int kj = 0; kj < 3; kj++) {
+            float *a = acc + (ki * 3 + kj) * VL;
+            __m512 x = _mm512_mask_blend_ps(right, rows[ki][kj], rows[ki][kj + 1]);
+            _mm512_storeu_ps(a, _mm512_fmadd_ps(g, x, _mm512_loadu_ps(a)));
+        }
+    float *bias = acc + 9 * VL; /* 16 doubles, unaligned loads and stores */
+    _mm512_storeu_pd(bias, _mm512_add_pd(_mm512_loadu_pd(bias),
+                                         _mm512_cvtps_pd(_mm512_castps512_ps256(g))));
+    _mm512_storeu_pd(bias + 16, _mm512_add_pd(_mm512_loadu_pd(bias + 16),
+                                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(g, 1))));
+}
+
+/* kernels.h's conv1ch_3x3_weights_pooled: per window its gradient g (0 where relu_y is
+ * not > 0) and its winner's place, top_at + 2 * lane + 0, 1, w or w + 1 (see
+ * unpool_windows), then conv1ch_accumulate_winners. */
 static void conv1ch_3x3_weights_pooled(int channels, int h, int w, const float *x,
                                        const float *dy, const float *winner,
                                        const float *relu_y, float *acc)
 {
     const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
+    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f),
+                 row = _mm512_set1_ps((float)ow), row_one = _mm512_set1_ps((float)ow + 1.0f);
     for (int r = 0; r < ph; r++)
         for (int o0 = 0; o0 < pw; o0 += VL) {
-            int count = nn_min_int(VL, pw - o0);
-            __mmask16 in_lanes = first_lanes(count);
-            __m512 in[4][4], d[4];
-            conv1ch_rows(x, w, r, o0, count, in);
+            __mmask16 lanes = first_lanes(nn_min_int(VL, pw - o0));
+            __m512 in[4][4];
+            conv1ch_rows(x, w, r, o0, nn_min_int(VL, pw - o0), in);
             for (int c = 0; c < channels; c++) {
                 ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
-                unpool_windows(dy + at, winner + at, relu_y ? relu_y + at : NULL, in_lanes, ow,
-                               (c * oh + 2 * r) * ow + 2 * o0, d);
-                conv1ch_accumulate((const __m512(*)[4])in, d, acc + (ptrdiff_t)c * NN_CONV1CH_ACC);
+                __m512 g = _mm512_maskz_loadu_ps(lanes, dy + at);
+                if (relu_y)
+                    g = _mm512_maskz_mov_ps(
+                        _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(lanes, relu_y + at), zero,
+                                           _CMP_GT_OQ), g);
+                __m512 top_left = _mm512_add_ps(
+                    _mm512_set1_ps((float)((c * oh + 2 * r) * ow + 2 * o0)), twice_lane);
+                __m512 place = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, winner + at), top_left);
+                __mmask16 down = _mm512_cmp_ps_mask(place, row, _CMP_GE_OQ);
+                __mmask16 right = _mm512_cmp_ps_mask(place, one, _CMP_EQ_OQ) |
+                                  _mm512_cmp_ps_mask(place, row_one, _CMP_EQ_OQ);
+                conv1ch_accumulate_winners((const __m512(*)[4])in, down, right, g,
+                                           acc + (ptrdiff_t)c * NN_CONV1CH_ACC);
             }
         }
 }
