@@ -18,10 +18,10 @@
  *                     6 x 6 tiles added in tile order
  *
  * The transforms' lanes are channels: each sample is transposed to channels-last (H*W x
- * C) on the way in and back to NCHW on the way out.  The GEMMs run on the ISA's register
- * tile directly, whole K at once (C or OC, 32 and 64 for MNIST's conv2; T for the weight
- * gradient), each position's A (V, dM or V^T) packed into the tile's panels and B (U,
- * U^T or dM) read in place.
+ * C) on the way in and back to NCHW on the way out.  The GEMMs are whole-K products (K =
+ * C or OC, 32 and 64 for MNIST's conv2; T for the weight gradient) by the ISA's
+ * small_gemm, every operand (V, dM or V^T; U, U^T or dM) read in place, or else on its
+ * register tile with A packed.
  *
  * Bits: y and dx depend on their own tiles only, so not on the chunk, the thread or
  * where a tile falls in a GEMM; dW on the chunks and groups, which the batch fixes.  The
@@ -217,34 +217,44 @@ static void input_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, in
                     s->pad_h, s->pad_w, v, v_stride, xt);
 }
 
-/* The width of the register tile's column blocks for N columns: N in equal blocks of
- * whole vectors at most NR wide (64 as 32 + 32, not 48 + 16, whose narrow tile would
- * wait on its broadcasts: 4% slower for conv2). */
+/* The width of gemm_tile's column blocks for N columns: N in equal blocks of whole
+ * vectors at most NR wide (64 as 32 + 32, not 48 + 16, whose narrow tile would wait on
+ * its broadcasts: 4% slower for conv2). */
 static int column_block(const nn_gemm_kernels *k, int N)
 {
     int blocks = (N + k->nr - 1) / k->nr;
     return ((N + blocks - 1) / blocks + k->vl - 1) / k->vl * k->vl;
 }
 
+/* c [M x N] = (accumulate ? c : 0) + a . b [K x N], whole K, a(i, k) = a[i*a_rs + k*a_ks]:
+ * by the ISA's small_gemm, else with a packed into gemm_tile's panels (read in place,
+ * its eight rows' addresses outnumbered the registers and spilled) and b read in place,
+ * in column_block's blocks. */
+static void product(const nn_gemm_kernels *k, int M, int N, int K, const float *a,
+                    ptrdiff_t a_rs, ptrdiff_t a_ks, const float *b, float *c, int accumulate,
+                    float *packed)
+{
+    if (k->small_gemm) {
+        k->small_gemm(M, N, K, a, a_rs, a_ks, b, N, c, N, accumulate);
+        return;
+    }
+    int width = column_block(k, N);
+    k->pack_a(M, K, a, a_rs, a_ks, packed);
+    for (int j = 0; j < N; j += width)
+        for (int i = 0; i < M; i += k->mr)
+            k->gemm_tile(M - i < k->mr ? M - i : k->mr, N - j < width ? N - j : width, K,
+                         packed + (size_t)i * (size_t)K, 0, b + j, N, c + (size_t)i * (size_t)N + j,
+                         N, 1.0f, accumulate ? 1.0f : 0.0f, NULL);
+}
+
 /* c[p] [T x N] = a[p] [T x K] . b[p] [K x N] for the 36 positions (as, bs, cs floats
- * apart), register tile by register tile, each a whole-K sum: a[p] packed into A panels
- * (read in place, its eight rows' addresses outnumbered the registers and spilled), b[p]
- * read in place, in column_block's blocks. */
+ * apart). */
 static void products(const nn_gemm_kernels *k, int T, int K, int N, const float *a,
                      ptrdiff_t as, const float *b, ptrdiff_t bs, float *c, ptrdiff_t cs,
                      float *packed)
 {
-    int width = column_block(k, N);
-    for (int p = 0; p < NN_WINO_POS; p++) {
-        const float *b_p = b + p * bs;
-        float *c_p = c + p * cs;
-        k->pack_a(T, K, a + p * as, K, 1, packed);
-        for (int i = 0; i < T; i += k->mr)
-            for (int j = 0; j < N; j += width)
-                k->gemm_tile(T - i < k->mr ? T - i : k->mr, N - j < width ? N - j : width, K,
-                             packed + (size_t)i * (size_t)K, 0, b_p + j, N,
-                             c_p + (size_t)i * (size_t)N + j, N, 1.0f, 0.0f, NULL);
-    }
+    for (int p = 0; p < NN_WINO_POS; p++)
+        product(k, T, N, K, a + p * as, K, 1, b + p * bs, c + p * cs, 0, packed);
 }
 
 /* y [samples, OC, out_h, out_w] = A^T M A + bias, tile by tile into the channels-last
@@ -360,24 +370,14 @@ static void input_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int
     }
 }
 
-/* du[p] [C x OC] = (accumulate ? du[p] : 0) + V[p]^T . dM[p], V[p]^T packed into the ISA's
- * A panels (a whole-K tile each: K = T, the chunk's tiles), dM read in place. */
+/* du[p] [C x OC] = (accumulate ? du[p] : 0) + V[p]^T . dM[p] (K = T, the chunk's
+ * tiles). */
 static void weight_products(const nn_gemm_kernels *k, const nn_wino_shape *s,
                             const chunk_tiles *c, int accumulate, float *du)
 {
-    int C = s->in_ch, OC = s->out_ch, T = c->T;
-    int width = column_block(k, OC);
-    for (int p = 0; p < NN_WINO_POS; p++) {
-        const float *m_p = c->m + p * c->m_stride;
-        float *du_p = du + p * weights_stride(s);
-        k->pack_a(C, T, c->v + p * c->v_stride, 1, C, c->packed);
-        for (int j = 0; j < OC; j += width)
-            for (int i = 0; i < C; i += k->mr)
-                k->gemm_tile(C - i < k->mr ? C - i : k->mr, OC - j < width ? OC - j : width, T,
-                             c->packed + (size_t)i * (size_t)T, 0, m_p + j, OC,
-                             du_p + (size_t)i * (size_t)OC + j, OC, 1.0f,
-                             accumulate ? 1.0f : 0.0f, NULL);
-    }
+    for (int p = 0; p < NN_WINO_POS; p++)
+        product(k, s->in_ch, s->out_ch, c->T, c->v + p * c->v_stride, 1, s->in_ch,
+                c->m + p * c->m_stride, du + p * weights_stride(s), accumulate, c->packed);
 }
 
 /* dM[p] [T x OC] for the chunk from a 2 x 2 max pooling's gradient (g->pooled, winners

@@ -244,6 +244,90 @@ static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const
         ANY_SHAPE(0, 0);
 }
 
+/* ---- Small products, A in place -------------------------------------------------- */
+
+/* One register tile of small_gemm: rows x vecs vectors, the last vector's lanes `last`.
+ * tile()'s arithmetic, without its packing, prefetches, alpha and epilogue: for a whole-K
+ * product of a few dozen k those cost it a quarter of its time. */
+static inline __attribute__((always_inline)) void
+small_tile(const int rows, const int vecs, __mmask16 last, int kc, const float *a,
+           ptrdiff_t a_rs, ptrdiff_t a_ks, const float *b, ptrdiff_t ldb, float *c,
+           ptrdiff_t ldc, int accumulate)
+{
+    __m512 acc[12][4];
+#pragma GCC unroll 12
+    for (int i = 0; i < rows; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vecs; v++)
+            acc[i][v] = _mm512_setzero_ps();
+#pragma GCC unroll 1
+    for (int k = 0; k < kc; k++, a += a_ks, b += ldb) {
+        __m512 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < vecs; v++)
+            bv[v] = v < vecs - 1 ? _mm512_loadu_ps(b + v * VL)
+                                 : _mm512_maskz_loadu_ps(last, b + v * VL);
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            __m512 ai = _mm512_set1_ps(a[i * a_rs]);
+#pragma GCC unroll 4
+            for (int v = 0; v < vecs; v++)
+                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < rows; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vecs; v++) {
+            __mmask16 lanes = v < vecs - 1 ? (__mmask16)0xffff : last;
+            float *cv = c + i * ldc + v * VL;
+            __m512 r = acc[i][v];
+            if (accumulate)
+                r = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, cv), r);
+            _mm512_mask_storeu_ps(cv, lanes, r);
+        }
+}
+
+/* Rows per tile for a block of vecs vectors: the accumulators fill 24 of the 32 zmm. */
+enum { SMALL_ROWS_1 = 12, SMALL_ROWS_2 = 12, SMALL_ROWS_3 = 8, SMALL_ROWS_4 = 6 };
+
+#define SMALL_CASE(r, v) \
+    case r: small_tile(r, v, last, kc, a, a_rs, a_ks, b, ldb, c, ldc, accumulate); break;
+#define SMALL_ROWS_TO_6(v) \
+    SMALL_CASE(1, v) SMALL_CASE(2, v) SMALL_CASE(3, v) SMALL_CASE(4, v) SMALL_CASE(5, v) \
+    SMALL_CASE(6, v)
+#define SMALL_ROWS_TO_8(v) SMALL_ROWS_TO_6(v) SMALL_CASE(7, v) SMALL_CASE(8, v)
+#define SMALL_ROWS_TO_12(v) \
+    SMALL_ROWS_TO_8(v) SMALL_CASE(9, v) SMALL_CASE(10, v) SMALL_CASE(11, v) SMALL_CASE(12, v)
+
+/* The tile of `rows` rows (at most SMALL_ROWS_<vecs>) and vecs vectors. */
+static void small_block(int rows, int vecs, __mmask16 last, int kc, const float *a,
+                        ptrdiff_t a_rs, ptrdiff_t a_ks, const float *b, ptrdiff_t ldb, float *c,
+                        ptrdiff_t ldc, int accumulate)
+{
+    switch (vecs) {
+    case 1: switch (rows) { SMALL_ROWS_TO_12(1) } break;
+    case 2: switch (rows) { SMALL_ROWS_TO_12(2) } break;
+    case 3: switch (rows) { SMALL_ROWS_TO_8(3) } break;
+    default: switch (rows) { SMALL_ROWS_TO_6(4) } break;
+    }
+}
+
+/* kernels.h's small_gemm: columns in blocks of up to four vectors, rows in the block's
+ * tiles. */
+static void small_gemm(int m, int n, int kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_ks,
+                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate)
+{
+    static const int rows_for[5] = {0, SMALL_ROWS_1, SMALL_ROWS_2, SMALL_ROWS_3, SMALL_ROWS_4};
+    for (int j = 0; j < n; j += 4 * VL) {
+        int width = nn_min_int(4 * VL, n - j), vecs = (width + VL - 1) / VL;
+        __mmask16 last = first_lanes(width - (vecs - 1) * VL);
+        for (int i = 0; i < m; i += rows_for[vecs])
+            small_block(nn_min_int(rows_for[vecs], m - i), vecs, last, kc, a + i * a_rs, a_rs,
+                        a_ks, b + j, ldb, c + i * ldc + j, ldc, accumulate);
+    }
+}
+
 /* ---- Activations --------------------------------------------------------------- */
 
 /* e^x: x = n ln2 + r with |r| <= ln2/2, Cephes' degree-6 polynomial for e^r, then
@@ -659,7 +743,7 @@ static void maxpool_2x2_backward_rows(int rows, int n, const float *dy, const fl
 
 const nn_gemm_kernels nn_kernels_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .vl = VL,
-    .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile,
+    .pack_a = pack_a, .pack_b = pack_b, .gemm_tile = gemm_tile, .small_gemm = small_gemm,
     .epilogue = epilogue, .activate = activate,
     .sgd_update = nn_sgd_update_loop, .adam_update = nn_adam_update_loop,
     .copy_block = copy_block, .sum_shifted = sum_shifted,

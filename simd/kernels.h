@@ -142,6 +142,14 @@ typedef struct nn_gemm_kernels {
     void (*transpose)(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
                       ptrdiff_t dst_rs);
 
+    /* Optional (NULL: the engine packs A and runs gemm_tile, the same bits): c[m x n] =
+     * a . b (+ c if accumulate), whole K = kc, a(i, k) = a[i*a_rs + k*a_ks] read in place,
+     * b(k, j) = b[k*ldb + j]; each result is gemm_tile's, an FMA chain over k from 0, then
+     * c added.  For Winograd's products, too small to amortize packing: T x C . C x OC and
+     * their transposes. */
+    void (*small_gemm)(int m, int n, int kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_ks,
+                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+
     /* Winograd F(4x4, 3x3)'s transforms, each for n <= NN_WINO_LANES channels, contiguous
      * (winograd.h has the arithmetic and the exact layouts): one 6 x 6 input tile into
      * its 36 positions v[p*v_stride + c]; one output tile from its 36 positions, plus the

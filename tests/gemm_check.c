@@ -543,6 +543,13 @@ static void check_winograd_conv(const nn_isa *isas, int n_isas)
                                          .width = 10, .out_channels = 17, .kernel_h = 3,
                                          .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = pad,
                                          .pad_w = pad, .dilation_h = 1, .dilation_w = 1});
+    /* Wide enough for each column-block width of AVX-512's small_gemm and its short row
+     * tiles: 86 outputs (64 + 22, a short vector), 75 inputs. */
+    check_conv_case(isas, n_isas,
+                    (nn_conv2d_desc){.batch = 3, .in_channels = 75, .height = 9, .width = 6,
+                                     .out_channels = 86, .kernel_h = 3, .kernel_w = 3,
+                                     .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,
+                                     .dilation_h = 1, .dilation_w = 1});
 }
 
 int main(void)
