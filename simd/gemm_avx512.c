@@ -472,6 +472,12 @@ static void transpose(int rows, int cols, const float *src, ptrdiff_t src_rs, fl
     }
 }
 
+/* 2 * lane for each lane: the first column of a vector of 2 x 2 windows, from its first. */
+static inline __m512 twice_lane(void)
+{
+    return _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+}
+
 /* pool.h's rule, per lane: v larger than best, or v the first NaN. */
 static inline __mmask16 takes_over(__m512 v, __m512 best)
 {
@@ -485,8 +491,6 @@ static inline __mmask16 takes_over(__m512 v, __m512 best)
 static inline void store_window_winners(const __m512 v[4], ptrdiff_t w, int top_at,
                                         __mmask16 out, float *y, float *winner)
 {
-    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                             26, 28, 30);
     const __m512 offsets[3] = {_mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
                                _mm512_set1_ps((float)w + 1.0f)};
     __m512 best = v[0], off = _mm512_setzero_ps();
@@ -498,29 +502,40 @@ static inline void store_window_winners(const __m512 v[4], ptrdiff_t w, int top_
     _mm512_mask_storeu_ps(y, out, best);
     if (winner)
         _mm512_mask_storeu_ps(winner, out, _mm512_add_ps(_mm512_set1_ps((float)top_at),
-                                                          _mm512_add_ps(twice_lane, off)));
+                                                          _mm512_add_ps(twice_lane(), off)));
 }
 
-/* One vector of 2 x 2 windows' gradients, lanes `in`: v = the gradient of their
- * top-left, top-right, bottom-left and bottom-right values, g + 0 at the winner (top_at +
- * 2 * lane + 0, 1, w or w + 1) and +0 at the others, where g = dy, or 0 where relu_y
- * (unless NULL) is not > 0. */
-static inline void unpool_windows(const float *dy, const float *winner, const float *relu_y,
-                                  __mmask16 in, ptrdiff_t w, int top_at, __m512 v[4])
+/* A vector of 2 x 2 windows' pooled gradient, lanes `in`: dy + 0 (-0 becomes +0), or 0
+ * where relu_y (unless NULL) is not > 0. */
+static inline __m512 window_gradient(const float *dy, const float *relu_y, __mmask16 in)
 {
-    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                             26, 28, 30);
     const __m512 zero = _mm512_setzero_ps();
-    const __m512 places[4] = {zero, _mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
-                              _mm512_set1_ps((float)w + 1.0f)};
     __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy), zero);
     if (relu_y)
         g = _mm512_maskz_mov_ps(
             _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in, relu_y), zero, _CMP_GT_OQ), g);
-    __m512 off = _mm512_sub_ps(_mm512_maskz_loadu_ps(in, winner),
-                               _mm512_add_ps(_mm512_set1_ps((float)top_at), twice_lane));
+    return g;
+}
+
+/* Where each window's winner is within it: winner - (top_at + 2 * lane), which is 0, 1, w
+ * or w + 1 (top-left, top-right, bottom-left, bottom-right; w the rows' width). */
+static inline __m512 winner_places(const float *winner, __mmask16 in, int top_at)
+{
+    return _mm512_sub_ps(_mm512_maskz_loadu_ps(in, winner),
+                         _mm512_add_ps(_mm512_set1_ps((float)top_at), twice_lane()));
+}
+
+/* One vector of 2 x 2 windows' gradients, lanes `in`: v = the gradient of their
+ * top-left, top-right, bottom-left and bottom-right values, window_gradient at the winner
+ * and +0 at the others. */
+static inline void unpool_windows(const float *dy, const float *winner, const float *relu_y,
+                                  __mmask16 in, ptrdiff_t w, int top_at, __m512 v[4])
+{
+    const __m512 places[4] = {_mm512_setzero_ps(), _mm512_set1_ps(1.0f),
+                              _mm512_set1_ps((float)w), _mm512_set1_ps((float)w + 1.0f)};
+    __m512 g = window_gradient(dy, relu_y, in), place = winner_places(winner, in, top_at);
     for (int i = 0; i < 4; i++)
-        v[i] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(off, places[i], _CMP_EQ_OQ), g);
+        v[i] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(place, places[i], _CMP_EQ_OQ), g);
 }
 
 /* Sixteen windows a vector: the window's four values deinterleaved from two rows, the
@@ -663,33 +678,25 @@ static inline void conv1ch_accumulate_winners(const __m512 in[4][4], __mmask16 d
                                               _mm512_cvtps_pd(_mm512_extractf32x8_ps(g, 1))));
 }
 
-/* kernels.h's conv1ch_3x3_weights_pooled: per window its gradient g (0 where relu_y is
- * not > 0) and its winner's place, top_at + 2 * lane + 0, 1, w or w + 1 (see
- * unpool_windows), then conv1ch_accumulate_winners. */
+/* kernels.h's conv1ch_3x3_weights_pooled: per vector of windows their gradient and
+ * their winners' places, then conv1ch_accumulate_winners. */
 static void conv1ch_3x3_weights_pooled(int channels, int h, int w, const float *x,
                                        const float *dy, const float *winner,
                                        const float *relu_y, float *acc)
 {
     const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
-    const __m512 twice_lane = _mm512_setr_ps(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                             26, 28, 30);
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f),
-                 row = _mm512_set1_ps((float)ow), row_one = _mm512_set1_ps((float)ow + 1.0f);
+    const __m512 one = _mm512_set1_ps(1.0f), row = _mm512_set1_ps((float)ow),
+                 row_one = _mm512_set1_ps((float)ow + 1.0f);
     for (int r = 0; r < ph; r++)
         for (int o0 = 0; o0 < pw; o0 += VL) {
-            __mmask16 lanes = first_lanes(nn_min_int(VL, pw - o0));
+            int count = nn_min_int(VL, pw - o0);
+            __mmask16 lanes = first_lanes(count);
             __m512 in[4][4];
-            conv1ch_rows(x, w, r, o0, nn_min_int(VL, pw - o0), in);
+            conv1ch_rows(x, w, r, o0, count, in);
             for (int c = 0; c < channels; c++) {
                 ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
-                __m512 g = _mm512_maskz_loadu_ps(lanes, dy + at);
-                if (relu_y)
-                    g = _mm512_maskz_mov_ps(
-                        _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(lanes, relu_y + at), zero,
-                                           _CMP_GT_OQ), g);
-                __m512 top_left = _mm512_add_ps(
-                    _mm512_set1_ps((float)((c * oh + 2 * r) * ow + 2 * o0)), twice_lane);
-                __m512 place = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, winner + at), top_left);
+                __m512 g = window_gradient(dy + at, relu_y ? relu_y + at : NULL, lanes);
+                __m512 place = winner_places(winner + at, lanes, (c * oh + 2 * r) * ow + 2 * o0);
                 __mmask16 down = _mm512_cmp_ps_mask(place, row, _CMP_GE_OQ);
                 __mmask16 right = _mm512_cmp_ps_mask(place, one, _CMP_EQ_OQ) |
                                   _mm512_cmp_ps_mask(place, row_one, _CMP_EQ_OQ);
