@@ -177,9 +177,11 @@ static void zero_row(float *xt, int channels, int plane)
         xt[(size_t)plane * (size_t)channels + (size_t)c] = 0.0f;
 }
 
-/* One tile's transform for n <= NN_WINO_LANES channels, from its rows of channels to the
- * 36 positions dst[p*dst_stride + c]: the kernels' wino_input and wino_output_backward. */
-typedef void tile_transform(int n, const float *const *src, float *dst, ptrdiff_t dst_stride);
+/* One tile's transform for n <= NN_WINO_LANES channels, from its rows of channels (at
+ * src[i] + at) to the 36 positions dst[p*dst_stride + c]: the kernels' wino_input and
+ * wino_output_backward. */
+typedef void tile_transform(int n, const float *const *src, ptrdiff_t at, float *dst,
+                            ptrdiff_t dst_stride);
 
 /* Every tile of the chunk's samples of x [samples, channels, rows, cols] through fn: the
  * side x side window at (4 ti - top, 4 tj - left) of tile (ti, tj), from each sample
@@ -198,13 +200,9 @@ static void transform_tiles(const nn_gemm_kernels *k, tile_transform *fn, const 
             tile_rows(xt, rows, cols, channels, t / tiles_across(s) * NN_WINO_OUT - top,
                       t % tiles_across(s) * NN_WINO_OUT - left, side, 1, src);
             float *dst_t = dst + ((ptrdiff_t)n * tiles + t) * channels;
-            for (int c = 0; c < channels; c += NN_WINO_LANES) {
-                const float *block[NN_WINO_POS];
-                for (int i = 0; i < side * side; i++)
-                    block[i] = src[i] + c;
-                fn(channels - c < NN_WINO_LANES ? channels - c : NN_WINO_LANES, block, dst_t + c,
-                   dst_stride);
-            }
+            for (int c = 0; c < channels; c += NN_WINO_LANES)
+                fn(channels - c < NN_WINO_LANES ? channels - c : NN_WINO_LANES,
+                   (const float *const *)src, c, dst_t + c, dst_stride);
         }
     }
 }
@@ -358,13 +356,9 @@ static void input_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int
             tile_rows(dxt, s->height, s->width, C, t / tiles_across(s) * NN_WINO_OUT - s->pad_h,
                       t % tiles_across(s) * NN_WINO_OUT - s->pad_w, NN_WINO_IN, 0, dst);
             const float *v_t = dv + ((ptrdiff_t)n * tiles + t) * C;
-            for (int c = 0; c < C; c += NN_WINO_LANES) {
-                float *block[NN_WINO_POS];
-                for (int p = 0; p < NN_WINO_POS; p++)
-                    block[p] = dst[p] ? dst[p] + c : NULL;
+            for (int c = 0; c < C; c += NN_WINO_LANES)
                 k->wino_input_backward(C - c < NN_WINO_LANES ? C - c : NN_WINO_LANES, v_t + c,
-                                       v_stride, block);
-            }
+                                       v_stride, dst, c);
         }
         k->transpose(plane, C, dxt, C, dx + (size_t)n * (size_t)C * (size_t)plane, plane);
     }

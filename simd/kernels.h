@@ -151,11 +151,13 @@ typedef struct nn_gemm_kernels {
                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
 
     /* Winograd F(4x4, 3x3)'s transforms, each for n <= NN_WINO_LANES channels, contiguous
-     * (winograd.h has the arithmetic and the exact layouts): one 6 x 6 input tile into
-     * its 36 positions v[p*v_stride + c]; one output tile from its 36 positions, plus the
-     * bias, into a rows x cols corner of y; a block of 3 x 3 kernels (these strided) into
-     * their 36 positions. */
-    void (*wino_input)(int n, const float *const src[NN_WINO_POS], float *v, ptrdiff_t v_stride);
+     * (winograd.h has the arithmetic and the exact layouts): one 6 x 6 input tile, its
+     * points at src[p] + at, into its 36 positions v[p*v_stride + c]; one output tile from
+     * its 36 positions, plus the bias, into a rows x cols corner of y; a block of 3 x 3
+     * kernels (these strided) into their 36 positions.  (The tile's points are the same
+     * for every block of its channels: `at` picks the block.) */
+    void (*wino_input)(int n, const float *const src[NN_WINO_POS], ptrdiff_t at, float *v,
+                       ptrdiff_t v_stride);
     void (*wino_output)(int n, const float *m, ptrdiff_t m_stride, const float *bias, int rows,
                         int cols, float *y, ptrdiff_t y_rs, ptrdiff_t y_cs);
     void (*wino_weights)(int n, const float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
@@ -193,7 +195,7 @@ typedef struct nn_gemm_kernels {
      * positions; one tile's 36 positions added into the input's gradient; the kernels'
      * gradients from their 36 positions, summed over `parts` partial sums in order. */
     void (*wino_output_backward)(int n, const float *const src[NN_WINO_OUT * NN_WINO_OUT],
-                                 float *m, ptrdiff_t m_stride);
+                                 ptrdiff_t at, float *m, ptrdiff_t m_stride);
     /* wino_output_backward of the tile's convolution-output gradient that max pooling's
      * backward (maxpool_2x2_backward_rows, its bits) would write from *unpool, without
      * writing it: per window g = dy + 0, or 0 where relu_y is not > 0, at the winner's
@@ -201,7 +203,7 @@ typedef struct nn_gemm_kernels {
     void (*wino_output_pool_backward)(int n, const nn_wino_unpool *unpool, float *m,
                                       ptrdiff_t m_stride);
     void (*wino_input_backward)(int n, const float *v, ptrdiff_t v_stride,
-                                float *const dst[NN_WINO_POS]);
+                                float *const dst[NN_WINO_POS], ptrdiff_t at);
     void (*wino_weights_backward)(int n, int parts, const float *u, ptrdiff_t part_stride,
                                   ptrdiff_t u_stride, float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
                                   ptrdiff_t lane_stride);

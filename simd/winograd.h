@@ -130,13 +130,13 @@ static inline void nn_wino_gt(const nn_wino_vec *u, int us, nn_wino_vec *w, int 
 }
 
 /* One input tile, n <= NN_WINO_LANES channels: v[p*v_stride + c] = (B^T d B)[p / 6][p % 6]
- * of channel c, where d[r][s] = src[r*6 + s][c] (padding points at zeros). */
-static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS], float *v,
-                                      ptrdiff_t v_stride)
+ * of channel c, where d[r][s] = src[r*6 + s][at + c] (padding points at zeros). */
+static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS], ptrdiff_t at,
+                                      float *v, ptrdiff_t v_stride)
 {
     nn_wino_vec d[NN_WINO_POS], t[NN_WINO_POS];
     for (int p = 0; p < NN_WINO_POS; p++)
-        nn_wino_load(&d[p], src[p], n);
+        nn_wino_load(&d[p], src[p] + at, n);
     for (int s = 0; s < NN_WINO_IN; s++) /* columns: t = B^T d */
         nn_wino_bt(d + s, NN_WINO_IN, t + s, NN_WINO_IN);
     for (int k = 0; k < NN_WINO_IN; k++) /* rows: d = t B */
@@ -255,14 +255,14 @@ static inline void nn_wino_output_gradient(int n, const nn_wino_vec dy[NN_WINO_O
 }
 
 /* The output transform's adjoint for one tile, n <= NN_WINO_LANES channels: m[p*m_stride +
- * c] = (A dy A^T)[p / 6][p % 6] of channel c, where dy[i][j] = src[i*4 + j][c] (outputs
- * past the edge point at zeros). */
-static inline void nn_wino_output_backward_loop(int n, const float *const src[16], float *m,
-                                                ptrdiff_t m_stride)
+ * c] = (A dy A^T)[p / 6][p % 6] of channel c, where dy[i][j] = src[i*4 + j][at + c]
+ * (outputs past the edge point at zeros). */
+static inline void nn_wino_output_backward_loop(int n, const float *const src[16], ptrdiff_t at,
+                                                float *m, ptrdiff_t m_stride)
 {
     nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT];
     for (int i = 0; i < NN_WINO_OUT * NN_WINO_OUT; i++)
-        nn_wino_load(&d[i], src[i], n);
+        nn_wino_load(&d[i], src[i] + at, n);
     nn_wino_output_gradient(n, d, m, m_stride);
 }
 
@@ -295,11 +295,11 @@ static inline void nn_wino_output_pool_backward_loop(int n, const nn_wino_unpool
     nn_wino_output_gradient(n, d, m, m_stride);
 }
 
-/* The input transform's adjoint for one tile, n <= NN_WINO_LANES channels: dst[p][c] +=
- * (B dv B^T)[p / 6][p % 6] of channel c, where dv[p] = v[p*v_stride + c]; a NULL dst[p]
+/* The input transform's adjoint for one tile, n <= NN_WINO_LANES channels: dst[p][at + c]
+ * += (B dv B^T)[p / 6][p % 6] of channel c, where dv[p] = v[p*v_stride + c]; a NULL dst[p]
  * (padding) is skipped. */
 static inline void nn_wino_input_backward_loop(int n, const float *v, ptrdiff_t v_stride,
-                                               float *const dst[NN_WINO_POS])
+                                               float *const dst[NN_WINO_POS], ptrdiff_t at)
 {
     nn_wino_vec d[NN_WINO_POS], t[NN_WINO_POS];
     for (int p = 0; p < NN_WINO_POS; p++)
@@ -312,9 +312,9 @@ static inline void nn_wino_input_backward_loop(int n, const float *v, ptrdiff_t 
         if (!dst[p])
             continue;
         nn_wino_vec sum;
-        nn_wino_load(&sum, dst[p], n);
+        nn_wino_load(&sum, dst[p] + at, n);
         sum += d[p];
-        nn_wino_store(dst[p], &sum, n);
+        nn_wino_store(dst[p] + at, &sum, n);
     }
 }
 
