@@ -122,15 +122,21 @@ size_t nn_wino_scratch_floats(const nn_wino_shape *s)
            channels_last_floats(s);
 }
 
+/* The kernels' taps come lanes contiguous, tap by tap: a block of up to NN_WINO_LANES
+ * kernels, each 9 floats, `stride` apart in w, is a transpose away (gathered float by
+ * float, the block took the transforms three times as long). */
 void nn_wino_weights(const nn_gemm_kernels *k, int in_ch, int out_ch, const float *w,
                      ptrdiff_t out_stride, ptrdiff_t in_stride, float *u)
 {
     ptrdiff_t u_stride = pos_stride((size_t)in_ch * (size_t)out_ch);
+    float taps[9 * NN_WINO_LANES];
     for (int c = 0; c < in_ch; c++)
-        for (int o = 0; o < out_ch; o += NN_WINO_LANES)
-            k->wino_weights(out_ch - o < NN_WINO_LANES ? out_ch - o : NN_WINO_LANES,
-                            w + c * in_stride + o * out_stride, 3, 1, out_stride,
-                            u + (ptrdiff_t)c * out_ch + o, u_stride);
+        for (int o = 0; o < out_ch; o += NN_WINO_LANES) {
+            int n = out_ch - o < NN_WINO_LANES ? out_ch - o : NN_WINO_LANES;
+            k->transpose(n, 9, w + c * in_stride + o * out_stride, out_stride, taps,
+                         NN_WINO_LANES);
+            k->wino_weights(n, taps, u + (ptrdiff_t)c * out_ch + o, u_stride);
+        }
 }
 
 void nn_wino_weights_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, int parts,
@@ -142,10 +148,14 @@ void nn_wino_weights_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, 
     int threads = nn_threads_for(8.0 * parts * (double)nn_wino_weights_floats(s));
 #pragma omp parallel for num_threads(threads) if (threads > 1)
     for (int c = 0; c < C; c++)
-        for (int o = 0; o < OC; o += NN_WINO_LANES)
-            k->wino_weights_backward(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES, parts,
-                                     du + (ptrdiff_t)c * OC + o, part_stride, weights_stride(s),
-                                     dw + ((ptrdiff_t)o * C + c) * 9, 3, 1, 9 * (ptrdiff_t)C);
+        for (int o = 0; o < OC; o += NN_WINO_LANES) {
+            int n = OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES;
+            float taps[9 * NN_WINO_LANES];
+            k->wino_weights_backward(n, parts, du + (ptrdiff_t)c * OC + o, part_stride,
+                                     weights_stride(s), taps);
+            k->transpose(9, n, taps, NN_WINO_LANES, dw + ((ptrdiff_t)o * C + c) * 9,
+                         9 * (ptrdiff_t)C);
+        }
 }
 
 /* Rows of `channels` floats, in the channels-last sample xt, of the side x side tile at

@@ -154,14 +154,15 @@ typedef struct nn_gemm_kernels {
      * (winograd.h has the arithmetic and the exact layouts): one 6 x 6 input tile, its
      * points at src[p] + at, into its 36 positions v[p*v_stride + c]; one output tile from
      * its 36 positions, plus the bias, into a rows x cols corner of y; a block of 3 x 3
-     * kernels (these strided) into their 36 positions.  (The tile's points are the same
-     * for every block of its channels: `at` picks the block.) */
+     * kernels, taps[t*NN_WINO_LANES + c] the tap t (row-major) of kernel c, into their 36
+     * positions.  (The tile's points are the same for every block of its channels: `at`
+     * picks the block.) */
     void (*wino_input)(int n, const float *const src[NN_WINO_POS], ptrdiff_t at, float *v,
                        ptrdiff_t v_stride);
     void (*wino_output)(int n, const float *m, ptrdiff_t m_stride, const float *bias, int rows,
                         int cols, float *y, ptrdiff_t y_rs, ptrdiff_t y_cs);
-    void (*wino_weights)(int n, const float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
-                         ptrdiff_t lane_stride, float *u, ptrdiff_t u_stride);
+    void (*wino_weights)(int n, const float taps[9 * NN_WINO_LANES], float *u,
+                         ptrdiff_t u_stride);
     /* wino_output's tile, with relu non-zero passed through a ReLU (x < 0 ? 0 : x, the
      * activate kernel's), then max pooled 2 x 2 at stride 2 as *pool says. */
     void (*wino_output_pool)(int n, const float *m, ptrdiff_t m_stride, const float *bias,
@@ -205,8 +206,7 @@ typedef struct nn_gemm_kernels {
     void (*wino_input_backward)(int n, const float *v, ptrdiff_t v_stride,
                                 float *const dst[NN_WINO_POS], ptrdiff_t at);
     void (*wino_weights_backward)(int n, int parts, const float *u, ptrdiff_t part_stride,
-                                  ptrdiff_t u_stride, float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
-                                  ptrdiff_t lane_stride);
+                                  ptrdiff_t u_stride, float taps[9 * NN_WINO_LANES]);
 } nn_gemm_kernels;
 
 /* Defined by each ISA file that the build compiles (see simd/CMakeLists.txt). */

@@ -221,18 +221,13 @@ static inline void nn_wino_output_pool_loop(int n, const float *m, ptrdiff_t m_s
 }
 
 /* n <= NN_WINO_LANES kernels: u[p*u_stride + c] = (G g G^T)[p / 6][p % 6] of kernel c,
- * whose 3 x 3 taps are g[r][s] = w[r*w_rs + s*w_cs + c * lane_stride]. */
-static inline void nn_wino_weights_loop(int n, const float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
-                                        ptrdiff_t lane_stride, float *u, ptrdiff_t u_stride)
+ * whose 3 x 3 taps are g[r][s] = taps[(r*3 + s)*NN_WINO_LANES + c]. */
+static inline void nn_wino_weights_loop(int n, const float taps[9 * NN_WINO_LANES], float *u,
+                                        ptrdiff_t u_stride)
 {
     nn_wino_vec g[9], t[NN_WINO_IN * 3], o[NN_WINO_POS];
-    for (int r = 0; r < 3; r++)
-        for (int s = 0; s < 3; s++) {
-            float lanes[NN_WINO_LANES] = {0};
-            for (int c = 0; c < n; c++)
-                lanes[c] = w[r * w_rs + s * w_cs + c * lane_stride];
-            nn_wino_load(&g[r * 3 + s], lanes, NN_WINO_LANES);
-        }
+    for (int i = 0; i < 9; i++)
+        nn_wino_load(&g[i], taps + i * NN_WINO_LANES, n);
     for (int s = 0; s < 3; s++) /* columns: t = G g, 6 x 3 */
         nn_wino_g(g + s, 3, t + s, 3);
     for (int k = 0; k < NN_WINO_IN; k++) /* rows: o = t G^T, 6 x 6 */
@@ -319,12 +314,11 @@ static inline void nn_wino_input_backward_loop(int n, const float *v, ptrdiff_t 
 }
 
 /* The weight transform's adjoint for n <= NN_WINO_LANES kernels, over parts summed in
- * order: w[r*w_rs + s*w_cs + c*lane_stride] = (G^T u G)[r][s] of kernel c, where u[p] =
- * the sum over q < parts of u[q*part_stride + p*u_stride + c]. */
+ * order: taps[(r*3 + s)*NN_WINO_LANES + c] = (G^T u G)[r][s] of kernel c, where u[p] = the
+ * sum over q < parts of u[q*part_stride + p*u_stride + c]. */
 static inline void nn_wino_weights_backward_loop(int n, int parts, const float *u,
                                                  ptrdiff_t part_stride, ptrdiff_t u_stride,
-                                                 float *w, ptrdiff_t w_rs, ptrdiff_t w_cs,
-                                                 ptrdiff_t lane_stride)
+                                                 float taps[9 * NN_WINO_LANES])
 {
     nn_wino_vec d[NN_WINO_POS], t[3 * NN_WINO_IN], o[9];
     for (int p = 0; p < NN_WINO_POS; p++) {
@@ -339,13 +333,8 @@ static inline void nn_wino_weights_backward_loop(int n, int parts, const float *
         nn_wino_gt(d + l, NN_WINO_IN, t + l, NN_WINO_IN);
     for (int r = 0; r < 3; r++) /* rows: o = t G, 3 x 3 */
         nn_wino_gt(t + r * NN_WINO_IN, 1, o + r * 3, 1);
-    for (int r = 0; r < 3; r++)
-        for (int s = 0; s < 3; s++) {
-            float lanes[NN_WINO_LANES];
-            nn_wino_store(lanes, &o[r * 3 + s], NN_WINO_LANES);
-            for (int c = 0; c < n; c++)
-                w[r * w_rs + s * w_cs + c * lane_stride] = lanes[c];
-        }
+    for (int i = 0; i < 9; i++)
+        nn_wino_store(taps + i * NN_WINO_LANES, &o[i], n);
 }
 
 /* The kernel-table entries of the loops above, the same in every ISA's table. */
