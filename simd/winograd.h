@@ -35,9 +35,22 @@
  * (one zmm, two ymm, four NEON or SSE registers). */
 typedef float nn_wino_vec __attribute__((vector_size(NN_WINO_LANES * sizeof(float))));
 
+/* Each kernel is a body that its table entry inlines twice (NN_WINO_SPLIT): with n the
+ * constant NN_WINO_LANES, where every load and store is one vector move, and for a short
+ * last block.  (Through one copy that takes any n, the tile transforms of MNIST's conv2
+ * took 20% longer.) */
+#define NN_WINO_BODY static inline __attribute__((always_inline)) void
+#define NN_WINO_SPLIT(body, n, ...)           \
+    do {                                      \
+        if ((n) == NN_WINO_LANES)             \
+            body(NN_WINO_LANES, __VA_ARGS__); \
+        else                                  \
+            body(n, __VA_ARGS__);             \
+    } while (0)
+
 /* *v = the first n lanes from p, the rest 0 (n == NN_WINO_LANES: one plain load).  The
  * vectors go by pointer: passed by value, their ABI would depend on the ISA's flags. */
-static inline void nn_wino_load(nn_wino_vec *v, const float *p, int n)
+NN_WINO_BODY nn_wino_load(nn_wino_vec *v, const float *p, int n)
 {
     if (n == NN_WINO_LANES) { /* a constant size: the compiler inlines it */
         memcpy(v, p, sizeof *v);
@@ -47,7 +60,7 @@ static inline void nn_wino_load(nn_wino_vec *v, const float *p, int n)
     memcpy(v, p, (size_t)n * sizeof(float));
 }
 
-static inline void nn_wino_store(float *p, const nn_wino_vec *v, int n)
+NN_WINO_BODY nn_wino_store(float *p, const nn_wino_vec *v, int n)
 {
     if (n == NN_WINO_LANES)
         memcpy(p, v, sizeof *v);
@@ -131,30 +144,36 @@ static inline void nn_wino_gt(const nn_wino_vec *u, int us, nn_wino_vec *w, int 
 
 /* One input tile, n <= NN_WINO_LANES channels: v[p*v_stride + c] = (B^T d B)[p / 6][p % 6]
  * of channel c, where d[r][s] = src[r*6 + s][at + c] (padding points at zeros). */
-static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS], ptrdiff_t at,
-                                      float *v, ptrdiff_t v_stride)
+NN_WINO_BODY nn_wino_input_body(int n, const float *const src[NN_WINO_POS], ptrdiff_t at,
+                                float *v, ptrdiff_t v_stride)
 {
-    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_POS];
-    for (int p = 0; p < NN_WINO_POS; p++)
-        nn_wino_load(&d[p], src[p] + at, n);
-    for (int s = 0; s < NN_WINO_IN; s++) /* columns: t = B^T d */
-        nn_wino_bt(d + s, NN_WINO_IN, t + s, NN_WINO_IN);
-    for (int k = 0; k < NN_WINO_IN; k++) /* rows: d = t B */
-        nn_wino_bt(t + k * NN_WINO_IN, 1, d + k * NN_WINO_IN, 1);
-    for (int p = 0; p < NN_WINO_POS; p++)
-        nn_wino_store(v + p * v_stride, &d[p], n);
+    nn_wino_vec t[NN_WINO_POS];
+    for (int s = 0; s < NN_WINO_IN; s++) { /* columns: t = B^T d */
+        nn_wino_vec d[NN_WINO_IN];
+        for (int r = 0; r < NN_WINO_IN; r++)
+            nn_wino_load(&d[r], src[r * NN_WINO_IN + s] + at, n);
+        nn_wino_bt(d, 1, t + s, NN_WINO_IN);
+    }
+    for (int k = 0; k < NN_WINO_IN; k++) { /* rows: v = t B */
+        nn_wino_vec o[NN_WINO_IN];
+        nn_wino_bt(t + k * NN_WINO_IN, 1, o, 1);
+        for (int s = 0; s < NN_WINO_IN; s++)
+            nn_wino_store(v + (k * NN_WINO_IN + s) * v_stride, &o[s], n);
+    }
 }
 
 /* The 16 conv outputs of one tile, A^T m A + bias, n <= NN_WINO_LANES channels (with bias
  * NULL nothing is added: adding 0 would turn -0 into +0, as the GEMM epilogue does not). */
-static inline void nn_wino_output_tile(int n, const float *m, ptrdiff_t m_stride,
-                                       const float *bias, nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT])
+NN_WINO_BODY nn_wino_output_tile(int n, const float *m, ptrdiff_t m_stride, const float *bias,
+                                 nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT])
 {
-    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_OUT * NN_WINO_IN], b;
-    for (int p = 0; p < NN_WINO_POS; p++)
-        nn_wino_load(&d[p], m + p * m_stride, n);
-    for (int l = 0; l < NN_WINO_IN; l++) /* columns: t = A^T m */
-        nn_wino_at(d + l, NN_WINO_IN, t + l, NN_WINO_IN);
+    nn_wino_vec t[NN_WINO_OUT * NN_WINO_IN], b;
+    for (int l = 0; l < NN_WINO_IN; l++) { /* columns: t = A^T m */
+        nn_wino_vec d[NN_WINO_IN];
+        for (int k = 0; k < NN_WINO_IN; k++)
+            nn_wino_load(&d[k], m + (k * NN_WINO_IN + l) * m_stride, n);
+        nn_wino_at(d, 1, t + l, NN_WINO_IN);
+    }
     for (int i = 0; i < NN_WINO_OUT; i++) /* rows: o = t A */
         nn_wino_at(t + i * NN_WINO_IN, 1, o + i * NN_WINO_OUT, 1);
     if (!bias)
@@ -167,9 +186,9 @@ static inline void nn_wino_output_tile(int n, const float *m, ptrdiff_t m_stride
 /* One output tile, n <= NN_WINO_LANES channels: the rows x cols corner of A^T m A + bias,
  * with m[p] = m[p*m_stride + c] for channel c and bias[c] (or 0 where bias is NULL),
  * stored as y[i*y_rs + j*y_cs + c] for i < rows, j < cols. */
-static inline void nn_wino_output_loop(int n, const float *m, ptrdiff_t m_stride,
-                                       const float *bias, int rows, int cols, float *y,
-                                       ptrdiff_t y_rs, ptrdiff_t y_cs)
+NN_WINO_BODY nn_wino_output_body(int n, const float *m, ptrdiff_t m_stride,
+                                 const float *bias, int rows, int cols, float *y,
+                                 ptrdiff_t y_rs, ptrdiff_t y_cs)
 {
     nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT];
     nn_wino_output_tile(n, m, m_stride, bias, o);
@@ -188,8 +207,8 @@ static inline void nn_wino_take(nn_wino_vec *best, const nn_wino_vec *v, nn_wino
 }
 
 /* kernels.h's wino_output_pool. */
-static inline void nn_wino_output_pool_loop(int n, const float *m, ptrdiff_t m_stride,
-                                            const float *bias, int relu, const nn_wino_pool *pool)
+NN_WINO_BODY nn_wino_output_pool_body(int n, const float *m, ptrdiff_t m_stride,
+                                      const float *bias, int relu, const nn_wino_pool *pool)
 {
     nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT], lane;
     nn_wino_output_tile(n, m, m_stride, bias, o);
@@ -222,8 +241,8 @@ static inline void nn_wino_output_pool_loop(int n, const float *m, ptrdiff_t m_s
 
 /* n <= NN_WINO_LANES kernels: u[p*u_stride + c] = (G g G^T)[p / 6][p % 6] of kernel c,
  * whose 3 x 3 taps are g[r][s] = taps[(r*3 + s)*NN_WINO_LANES + c]. */
-static inline void nn_wino_weights_loop(int n, const float taps[9 * NN_WINO_LANES], float *u,
-                                        ptrdiff_t u_stride)
+NN_WINO_BODY nn_wino_weights_body(int n, const float taps[9 * NN_WINO_LANES], float *u,
+                                  ptrdiff_t u_stride)
 {
     nn_wino_vec g[9], t[NN_WINO_IN * 3], o[NN_WINO_POS];
     for (int i = 0; i < 9; i++)
@@ -237,23 +256,25 @@ static inline void nn_wino_weights_loop(int n, const float taps[9 * NN_WINO_LANE
 }
 
 /* m[p*m_stride + c] = (A dy A^T)[p / 6][p % 6] for the 4 x 4 tile dy, lane c < n. */
-static inline void nn_wino_output_gradient(int n, const nn_wino_vec dy[NN_WINO_OUT * NN_WINO_OUT],
-                                           float *m, ptrdiff_t m_stride)
+NN_WINO_BODY nn_wino_output_gradient(int n, const nn_wino_vec dy[NN_WINO_OUT * NN_WINO_OUT],
+                                     float *m, ptrdiff_t m_stride)
 {
-    nn_wino_vec t[NN_WINO_IN * NN_WINO_OUT], o[NN_WINO_POS];
+    nn_wino_vec t[NN_WINO_IN * NN_WINO_OUT];
     for (int j = 0; j < NN_WINO_OUT; j++) /* columns: t = A dy, 6 x 4 */
         nn_wino_a(dy + j, NN_WINO_OUT, t + j, NN_WINO_OUT);
-    for (int k = 0; k < NN_WINO_IN; k++) /* rows: o = t A^T, 6 x 6 */
-        nn_wino_a(t + k * NN_WINO_OUT, 1, o + k * NN_WINO_IN, 1);
-    for (int p = 0; p < NN_WINO_POS; p++)
-        nn_wino_store(m + p * m_stride, &o[p], n);
+    for (int k = 0; k < NN_WINO_IN; k++) { /* rows: m = t A^T, 6 x 6 */
+        nn_wino_vec o[NN_WINO_IN];
+        nn_wino_a(t + k * NN_WINO_OUT, 1, o, 1);
+        for (int l = 0; l < NN_WINO_IN; l++)
+            nn_wino_store(m + (k * NN_WINO_IN + l) * m_stride, &o[l], n);
+    }
 }
 
 /* The output transform's adjoint for one tile, n <= NN_WINO_LANES channels: m[p*m_stride +
  * c] = (A dy A^T)[p / 6][p % 6] of channel c, where dy[i][j] = src[i*4 + j][at + c]
  * (outputs past the edge point at zeros). */
-static inline void nn_wino_output_backward_loop(int n, const float *const src[16], ptrdiff_t at,
-                                                float *m, ptrdiff_t m_stride)
+NN_WINO_BODY nn_wino_output_backward_body(int n, const float *const src[16], ptrdiff_t at,
+                                          float *m, ptrdiff_t m_stride)
 {
     nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT];
     for (int i = 0; i < NN_WINO_OUT * NN_WINO_OUT; i++)
@@ -262,8 +283,8 @@ static inline void nn_wino_output_backward_loop(int n, const float *const src[16
 }
 
 /* kernels.h's wino_output_pool_backward. */
-static inline void nn_wino_output_pool_backward_loop(int n, const nn_wino_unpool *u, float *m,
-                                                     ptrdiff_t m_stride)
+NN_WINO_BODY nn_wino_output_pool_backward_body(int n, const nn_wino_unpool *u, float *m,
+                                               ptrdiff_t m_stride)
 {
     nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT] = {{0}}, lane, zero = {0};
     for (int c = 0; c < NN_WINO_LANES; c++)
@@ -293,32 +314,37 @@ static inline void nn_wino_output_pool_backward_loop(int n, const nn_wino_unpool
 /* The input transform's adjoint for one tile, n <= NN_WINO_LANES channels: dst[p][at + c]
  * += (B dv B^T)[p / 6][p % 6] of channel c, where dv[p] = v[p*v_stride + c]; a NULL dst[p]
  * (padding) is skipped. */
-static inline void nn_wino_input_backward_loop(int n, const float *v, ptrdiff_t v_stride,
-                                               float *const dst[NN_WINO_POS], ptrdiff_t at)
+NN_WINO_BODY nn_wino_input_backward_body(int n, const float *v, ptrdiff_t v_stride,
+                                         float *const dst[NN_WINO_POS], ptrdiff_t at)
 {
-    nn_wino_vec d[NN_WINO_POS], t[NN_WINO_POS];
-    for (int p = 0; p < NN_WINO_POS; p++)
-        nn_wino_load(&d[p], v + p * v_stride, n);
-    for (int l = 0; l < NN_WINO_IN; l++) /* columns: t = B dv */
-        nn_wino_b(d + l, NN_WINO_IN, t + l, NN_WINO_IN);
-    for (int r = 0; r < NN_WINO_IN; r++) /* rows: d = t B^T */
-        nn_wino_b(t + r * NN_WINO_IN, 1, d + r * NN_WINO_IN, 1);
-    for (int p = 0; p < NN_WINO_POS; p++) {
-        if (!dst[p])
-            continue;
-        nn_wino_vec sum;
-        nn_wino_load(&sum, dst[p] + at, n);
-        sum += d[p];
-        nn_wino_store(dst[p] + at, &sum, n);
+    nn_wino_vec t[NN_WINO_POS];
+    for (int l = 0; l < NN_WINO_IN; l++) { /* columns: t = B dv */
+        nn_wino_vec d[NN_WINO_IN];
+        for (int k = 0; k < NN_WINO_IN; k++)
+            nn_wino_load(&d[k], v + (k * NN_WINO_IN + l) * v_stride, n);
+        nn_wino_b(d, 1, t + l, NN_WINO_IN);
+    }
+    for (int r = 0; r < NN_WINO_IN; r++) { /* rows: dst += t B^T */
+        nn_wino_vec o[NN_WINO_IN];
+        nn_wino_b(t + r * NN_WINO_IN, 1, o, 1);
+        for (int s = 0; s < NN_WINO_IN; s++) {
+            float *to = dst[r * NN_WINO_IN + s];
+            if (!to)
+                continue;
+            nn_wino_vec sum;
+            nn_wino_load(&sum, to + at, n);
+            sum += o[s];
+            nn_wino_store(to + at, &sum, n);
+        }
     }
 }
 
 /* The weight transform's adjoint for n <= NN_WINO_LANES kernels, over parts summed in
  * order: taps[(r*3 + s)*NN_WINO_LANES + c] = (G^T u G)[r][s] of kernel c, where u[p] = the
  * sum over q < parts of u[q*part_stride + p*u_stride + c]. */
-static inline void nn_wino_weights_backward_loop(int n, int parts, const float *u,
-                                                 ptrdiff_t part_stride, ptrdiff_t u_stride,
-                                                 float taps[9 * NN_WINO_LANES])
+NN_WINO_BODY nn_wino_weights_backward_body(int n, int parts, const float *u,
+                                           ptrdiff_t part_stride, ptrdiff_t u_stride,
+                                           float taps[9 * NN_WINO_LANES])
 {
     nn_wino_vec d[NN_WINO_POS], t[3 * NN_WINO_IN], o[9];
     for (int p = 0; p < NN_WINO_POS; p++) {
@@ -337,7 +363,58 @@ static inline void nn_wino_weights_backward_loop(int n, int parts, const float *
         nn_wino_store(taps + i * NN_WINO_LANES, &o[i], n);
 }
 
-/* The kernel-table entries of the loops above, the same in every ISA's table. */
+/* The kernel-table entries, the same in every ISA's table: each body, split on n. */
+static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS], ptrdiff_t at,
+                                      float *v, ptrdiff_t v_stride)
+{
+    NN_WINO_SPLIT(nn_wino_input_body, n, src, at, v, v_stride);
+}
+
+static inline void nn_wino_output_loop(int n, const float *m, ptrdiff_t m_stride,
+                                       const float *bias, int rows, int cols, float *y,
+                                       ptrdiff_t y_rs, ptrdiff_t y_cs)
+{
+    NN_WINO_SPLIT(nn_wino_output_body, n, m, m_stride, bias, rows, cols, y, y_rs, y_cs);
+}
+
+static inline void nn_wino_output_pool_loop(int n, const float *m, ptrdiff_t m_stride,
+                                            const float *bias, int relu, const nn_wino_pool *pool)
+{
+    NN_WINO_SPLIT(nn_wino_output_pool_body, n, m, m_stride, bias, relu, pool);
+}
+
+static inline void nn_wino_weights_loop(int n, const float taps[9 * NN_WINO_LANES], float *u,
+                                        ptrdiff_t u_stride)
+{
+    NN_WINO_SPLIT(nn_wino_weights_body, n, taps, u, u_stride);
+}
+
+static inline void nn_wino_output_backward_loop(int n, const float *const src[16], ptrdiff_t at,
+                                                float *m, ptrdiff_t m_stride)
+{
+    NN_WINO_SPLIT(nn_wino_output_backward_body, n, src, at, m, m_stride);
+}
+
+static inline void nn_wino_output_pool_backward_loop(int n, const nn_wino_unpool *u, float *m,
+                                                     ptrdiff_t m_stride)
+{
+    NN_WINO_SPLIT(nn_wino_output_pool_backward_body, n, u, m, m_stride);
+}
+
+static inline void nn_wino_input_backward_loop(int n, const float *v, ptrdiff_t v_stride,
+                                               float *const dst[NN_WINO_POS], ptrdiff_t at)
+{
+    NN_WINO_SPLIT(nn_wino_input_backward_body, n, v, v_stride, dst, at);
+}
+
+static inline void nn_wino_weights_backward_loop(int n, int parts, const float *u,
+                                                 ptrdiff_t part_stride, ptrdiff_t u_stride,
+                                                 float taps[9 * NN_WINO_LANES])
+{
+    NN_WINO_SPLIT(nn_wino_weights_backward_body, n, parts, u, part_stride, u_stride, taps);
+}
+
+/* The table entries as one initializer. */
 #define NN_WINO_KERNELS                                                                    \
     .wino_input = nn_wino_input_loop, .wino_output = nn_wino_output_loop,                  \
     .wino_weights = nn_wino_weights_loop, .wino_output_pool = nn_wino_output_pool_loop,    \
