@@ -273,18 +273,18 @@ static size_t bias_sums_floats(const conv_geom *g)
     return round_up_16((size_t)g->d.out_channels * (sizeof(double) / sizeof(float)));
 }
 
-/* One group's Winograd region: its partial weight gradient dU, its bias-gradient sums,
- * then a chunk's tiles. */
+/* One group's Winograd region: a thread's U (or backward-data's U^T: thread t keeps its
+ * copy in group t's region), the group's partial weight gradient dU, its bias-gradient
+ * sums, then a chunk's tiles. */
 static size_t wino_group_floats(const conv_geom *g)
 {
     nn_wino_shape s = wino_forward_shape(g);
-    return round_up_16(nn_wino_weights_floats(&s)) + bias_sums_floats(g) +
+    return 2 * round_up_16(nn_wino_weights_floats(&s)) + bias_sums_floats(g) +
            round_up_16(nn_wino_scratch_floats(&s));
 }
 
-/* Workspace layout: the G column matrices and partial gradients; with Winograd, U (or
- * backward-data's U^T) and the G groups' regions; with a fused pooling, its G regions
- * (after plain_floats). */
+/* Workspace layout: the G column matrices and partial gradients; with Winograd, the G
+ * groups' regions; with a fused pooling, its G regions (after plain_floats). */
 static size_t im2col_floats(const conv_geom *g)
 {
     return round_up_16(NN_CONV2D_GROUPS * (col_floats(g) + partial_floats(g)));
@@ -294,22 +294,20 @@ static size_t plain_floats(const conv_geom *g)
 {
     if (!use_winograd(g))
         return im2col_floats(g);
-    nn_wino_shape f = wino_forward_shape(g);
-    return im2col_floats(g) + round_up_16(nn_wino_weights_floats(&f)) +
-           NN_CONV2D_GROUPS * wino_group_floats(g);
+    return im2col_floats(g) + NN_CONV2D_GROUPS * wino_group_floats(g);
 }
 
-static float *wino_u_in(const conv_geom *g, float *workspace)
+/* Group `group`'s region, starting with thread `group`'s U; then the group's partial dU,
+ * bias sums and tiles. */
+static float *wino_u_in(const conv_geom *g, float *workspace, int group)
 {
-    return workspace + im2col_floats(g);
+    return workspace + im2col_floats(g) + (size_t)group * wino_group_floats(g);
 }
 
-/* Group `group`'s partial dU; its bias sums and tiles follow. */
 static float *wino_du_in(const conv_geom *g, float *workspace, int group)
 {
     nn_wino_shape f = wino_forward_shape(g);
-    return wino_u_in(g, workspace) + round_up_16(nn_wino_weights_floats(&f)) +
-           (size_t)group * wino_group_floats(g);
+    return wino_u_in(g, workspace, group) + round_up_16(nn_wino_weights_floats(&f));
 }
 
 static float *wino_db_in(const conv_geom *g, float *workspace, int group)
@@ -323,26 +321,25 @@ static float *wino_tiles_in(const conv_geom *g, float *workspace, int group)
     return wino_db_in(g, workspace, group) + bias_sums_floats(g);
 }
 
-/* U [36][C x OC] for the forward pass, from w [OC, C, 3, 3], in the workspace; NULL
- * without Winograd. */
-static const float *wino_forward_weights(const conv_geom *g, const float *w, float *workspace)
-{
-    if (!use_winograd(g))
-        return NULL;
-    float *u = wino_u_in(g, workspace);
-    nn_wino_weights(g->k, g->d.in_channels, g->d.out_channels, w, 9 * (ptrdiff_t)g->d.in_channels,
-                    9, u);
-    return u;
-}
+/* Which transformed kernels a pass's Winograd products take: none (no Winograd, or the
+ * weight gradient alone), U [36][C x OC] (forward) or U^T [36][OC x C] (backward-data). */
+typedef enum wino_weights { WINO_NONE, WINO_U, WINO_U_T } wino_weights;
 
-/* U^T [36][OC x C] for backward-data. */
-static const float *wino_data_weights(const conv_geom *g, const float *w, float *workspace)
+/* Thread `thread`'s copy of U or U^T from w [OC, C, 3, 3], in its region; NULL for
+ * WINO_NONE.  Every thread transforms the kernels itself, at the same time: one copy for
+ * all, made before the threads start, took as long and left the other threads reading
+ * it from its core's cache (MNIST's conv2 at 2 threads: see bench/RESULTS.md). */
+static const float *wino_thread_weights(const conv_geom *g, wino_weights which, const float *w,
+                                        float *workspace, int thread)
 {
-    if (!use_winograd(g))
+    if (which == WINO_NONE)
         return NULL;
-    float *u = wino_u_in(g, workspace);
-    nn_wino_weights(g->k, g->d.out_channels, g->d.in_channels, w, 9,
-                    9 * (ptrdiff_t)g->d.in_channels, u);
+    float *u = wino_u_in(g, workspace, thread);
+    ptrdiff_t out_stride = 9 * (ptrdiff_t)g->d.in_channels, in_stride = 9;
+    if (which == WINO_U)
+        nn_wino_weights(g->k, g->d.in_channels, g->d.out_channels, w, out_stride, in_stride, u);
+    else
+        nn_wino_weights(g->k, g->d.out_channels, g->d.in_channels, w, in_stride, out_stride, u);
     return u;
 }
 
@@ -531,21 +528,23 @@ static void col2im(const conv_geom *g, const float *col, float *dx_n)
 /* One group's samples [first, end) and its share of the workspace. */
 typedef struct conv_group {
     int first, end;
-    float *col;      /* column matrix [K x P] */
-    float *dw_part;  /* partial dW (or dW^T) [OC*K], then db [OC] */
-    float *wino;     /* Winograd: the tiles of a chunk of samples */
-    float *wino_du;  /* Winograd: the group's partial dU [36][OC x C] */
-    float *wino_db;  /* Winograd: the group's bias-gradient sums, OC doubles (as bytes) */
-    float *conv_out; /* fused pooling: the convolution output or its gradient [OC x P] of a
-                        sample, or of a Winograd chunk */
-    float *bias_sum; /* fused pooling: the group's bias-gradient sums, OC doubles (as bytes) */
+    float *col;          /* column matrix [K x P] */
+    float *dw_part;      /* partial dW (or dW^T) [OC*K], then db [OC] */
+    const float *wino_u; /* Winograd: the running thread's U or U^T (the job's wino), or NULL */
+    float *wino;         /* Winograd: the tiles of a chunk of samples */
+    float *wino_du;      /* Winograd: the group's partial dU [36][OC x C] */
+    float *wino_db;      /* Winograd: the group's bias-gradient sums, OC doubles (as bytes) */
+    float *conv_out;     /* fused pooling: the convolution output or its gradient [OC x P] of
+                            a sample, or of a Winograd chunk */
+    float *bias_sum;     /* fused pooling: the group's bias-gradient sums, OC doubles (as
+                            bytes) */
 } conv_group;
 
 /* One call's arguments; run() does one group. */
 typedef struct conv_job {
     conv_geom g;
     const float *x, *w, *bias, *dy;
-    const float *wino_u; /* Winograd's U (forward) or U^T (backward-data), or NULL */
+    wino_weights wino; /* what Winograd's products take (groups find it in grp->wino_u) */
     nn_activation act;
     int want_bias; /* backward-weights: sum db too */
     float *y, *dx, *dw;
@@ -593,10 +592,12 @@ size_t nn_conv2d_maxpool_workspace_floats(const nn_conv2d_desc *c)
     return plain_floats(&g) + NN_CONV2D_GROUPS * pool_group_floats(&g);
 }
 
-static nn_status run_group(const conv_job *j, int group, int groups, float *workspace)
+static nn_status run_group(const conv_job *j, int group, int groups, const float *wino_u,
+                           float *workspace)
 {
     const conv_geom *g = &j->g;
     conv_group grp = {
+        .wino_u = wino_u,
         .first = (int)((long long)g->d.batch * group / groups),
         .end = (int)((long long)g->d.batch * (group + 1) / groups),
         .col = workspace + (size_t)group * col_floats(g),
@@ -614,6 +615,16 @@ static nn_status run_group(const conv_job *j, int group, int groups, float *work
     return j->run(j, &grp);
 }
 
+/* Thread `thread` of `threads`: its U for the job, then its groups. */
+static void run_thread_groups(const conv_job *j, int thread, int threads, float *workspace,
+                              nn_status *st)
+{
+    int groups = conv_groups(&j->g);
+    const float *u = wino_thread_weights(&j->g, j->wino, j->w, workspace, thread);
+    for (int group = thread; group < groups; group += threads)
+        st[group] = run_group(j, group, groups, u, workspace);
+}
+
 /* Runs every group, on as many threads as `flops` pays for (at most one per group); one
  * thread never enters the OpenMP runtime. */
 static nn_status run_groups(const char *fn, const conv_job *j, double flops, float *workspace)
@@ -624,12 +635,10 @@ static nn_status run_groups(const char *fn, const conv_job *j, double flops, flo
         threads = groups;
     nn_status st[NN_CONV2D_GROUPS];
     if (threads == 1) {
-        for (int group = 0; group < groups; group++)
-            st[group] = run_group(j, group, groups, workspace);
+        run_thread_groups(j, 0, 1, workspace, st);
     } else {
 #pragma omp parallel num_threads(threads)
-        for (int group = omp_get_thread_num(); group < groups; group += omp_get_num_threads())
-            st[group] = run_group(j, group, groups, workspace);
+        run_thread_groups(j, omp_get_thread_num(), omp_get_num_threads(), workspace, st);
     }
     for (int group = 0; group < groups; group++)
         if (st[group] != NN_OK) /* the GEMM's message was set on its own thread */
@@ -659,12 +668,12 @@ static nn_status forward_samples(const conv_job *j, const conv_group *grp, int f
                                  float *y)
 {
     const conv_geom *g = &j->g;
-    if (j->wino_u) {
+    if (grp->wino_u) {
         nn_wino_shape s = wino_forward_shape(g);
         for (int i = 0, chunk = nn_wino_chunk(&s); i < count; i += chunk) {
             int n = count - i < chunk ? count - i : chunk;
             float *y_i = y + (size_t)i * g->out_floats;
-            nn_wino_convolve(g->k, &s, n, j->x + (size_t)(first + i) * g->in_floats, j->wino_u,
+            nn_wino_convolve(g->k, &s, n, j->x + (size_t)(first + i) * g->in_floats, grp->wino_u,
                              j->bias, y_i, grp->wino);
             if (j->act != NN_ACT_NONE)
                 g->k->activate((size_t)n * g->out_floats, y_i, (int)j->act);
@@ -698,7 +707,7 @@ nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float
         status = nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)act);
     if (status != NN_OK)
         return status;
-    j.wino_u = wino_forward_weights(&j.g, w, workspace);
+    j.wino = use_winograd(&j.g) ? WINO_U : WINO_NONE;
     return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
@@ -722,12 +731,12 @@ static nn_status data_samples(const conv_job *j, const conv_group *grp, int firs
 {
     const conv_geom *g = &j->g;
     float *dx = j->dx + (size_t)first * g->in_floats;
-    if (j->wino_u) {
+    if (grp->wino_u) {
         nn_wino_shape s = wino_forward_shape(g);
         for (int i = 0, chunk = nn_wino_chunk(&s); i < count; i += chunk) {
             nn_wino_dy from = {.dy = dy + (size_t)i * g->out_floats};
             nn_wino_backward(g->k, &s, count - i < chunk ? count - i : chunk, NULL, &from,
-                             j->wino_u, dx + (size_t)i * g->in_floats, NULL, NULL, 0, grp->wino);
+                             grp->wino_u, dx + (size_t)i * g->in_floats, NULL, NULL, 0, grp->wino);
         }
         return NN_OK;
     }
@@ -756,7 +765,7 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
         status = check_pointers(fn, names, ptrs, 4);
     if (status != NN_OK)
         return status;
-    j.wino_u = wino_data_weights(&j.g, w, workspace);
+    j.wino = use_winograd(&j.g) ? WINO_U_T : WINO_NONE;
     return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
@@ -900,7 +909,7 @@ static void wino_backward_samples(const conv_job *j, const conv_group *grp, int 
 {
     const conv_geom *g = &j->g;
     nn_wino_shape s = wino_forward_shape(g);
-    nn_wino_backward(g->k, &s, count, j->x + (size_t)first * g->in_floats, from, j->wino_u,
+    nn_wino_backward(g->k, &s, count, j->x + (size_t)first * g->in_floats, from, grp->wino_u,
                      j->dx ? j->dx + (size_t)first * g->in_floats : NULL, grp->wino_du,
                      j->want_bias ? grp->wino_db : NULL, first > grp->first, grp->wino);
 }
@@ -1016,7 +1025,7 @@ static nn_status check_pool_window(const char *fn, const conv_job *j)
  * conv2 at batch 64: see bench/RESULTS.md. */
 static int pools_in_tiles(const conv_job *j)
 {
-    return j->wino_u && j->pool_size == 2 && j->pool_stride == 2 &&
+    return j->wino == WINO_U && j->pool_size == 2 && j->pool_stride == 2 &&
            (j->act == NN_ACT_NONE || j->act == NN_ACT_RELU);
 }
 
@@ -1053,7 +1062,7 @@ static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
         nn_wino_shape s = wino_forward_shape(g);
         for (int n0 = grp->first; n0 < grp->end; n0 += chunk)
             nn_wino_convolve_pool(g->k, &s, grp->end - n0 < chunk ? grp->end - n0 : chunk,
-                                  j->x + (size_t)n0 * g->in_floats, j->wino_u, j->bias,
+                                  j->x + (size_t)n0 * g->in_floats, grp->wino_u, j->bias,
                                   j->act == NN_ACT_RELU, j->y + (size_t)n0 * pooled,
                                   j->winners_out ? j->winners_out + (size_t)n0 * pooled : NULL,
                                   grp->wino);
@@ -1091,7 +1100,7 @@ nn_status nn_conv2d_forward_maxpool(const nn_conv2d_desc *c, int pool_size, int 
         status = nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)act);
     if (status != NN_OK)
         return status;
-    j.wino_u = wino_forward_weights(&j.g, w, workspace);
+    j.wino = use_winograd(&j.g) ? WINO_U : WINO_NONE;
     return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
@@ -1180,8 +1189,8 @@ nn_status nn_conv2d_backward_maxpool(const nn_conv2d_desc *c, int pool_size, int
     double flops = 2.0 * c->batch * j.g.out_floats * j.g.K * (dx ? 2 : 1);
     if (status != NN_OK)
         return status;
-    if (dx)
-        j.wino_u = wino_data_weights(&j.g, w, workspace);
+    if (dx && use_winograd(&j.g))
+        j.wino = WINO_U_T;
     status = run_groups(fn, &j, flops, workspace);
     if (status != NN_OK)
         return status;

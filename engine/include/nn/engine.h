@@ -188,11 +188,12 @@ nn_status nn_conv2d_output_size(const nn_conv2d_desc *c, int *out_h, int *out_w)
 /* Floats of workspace every nn_conv2d_* call below needs for this descriptor:
  * NN_CONV2D_GROUPS column matrices (C*KH*KW rows of out_h*out_w floats, each row rounded
  * up to an odd number of 64-byte lines; none with Winograd) and as many partial weight
- * and bias gradients (out_channels * (C*KH*KW + 1) each); with Winograd, also the
- * transformed kernels (36 * C * OC floats, a little more with padding) and per group a
- * partial gradient of them and the tiles of up to 8 samples.  It does not depend on the batch or the thread
- * count, so a layer allocates it once (it may ask with batch 1).  0 for an invalid
- * descriptor.  Any float alignment works; 64 bytes (nn_malloc) is fastest. */
+ * and bias gradients (out_channels * (C*KH*KW + 1) each); with Winograd, per group the
+ * transformed kernels (36 * C * OC floats, a little more with padding: a copy for each
+ * thread), a partial gradient of them and the tiles of up to 8 samples.  It does not
+ * depend on the batch or the thread count, so a layer allocates it once (it may ask with
+ * batch 1).  0 for an invalid descriptor.  Any float alignment works; 64 bytes
+ * (nn_malloc) is fastest. */
 size_t nn_conv2d_workspace_floats(const nn_conv2d_desc *c);
 
 /*
