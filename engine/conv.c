@@ -1019,14 +1019,21 @@ static nn_status check_pool_window(const char *fn, const conv_job *j)
     return NN_OK;
 }
 
-/* Whether Winograd's output transform pools its tiles itself (nn_wino_convolve_pool): 2 x
- * 2 windows at stride 2, which never straddle its 4 x 4 tiles, after a ReLU or nothing.
- * Against the convolution's output transposed to NCHW and pooled from there, MNIST's
- * conv2 at batch 64: see bench/RESULTS.md. */
+/* Whether the winners are kept as Winograd's tiles keep them, channels-last per sample
+ * (nn_wino_convolve_pool), and unpooled in its tiles on the way back: 2 x 2 windows at
+ * stride 2, which never straddle its 4 x 4 tiles, on Winograd's path.  Forward and
+ * backward decide alike (the backward does not know the activation). */
+static int winners_in_tiles(const conv_job *j)
+{
+    return use_winograd(&j->g) && j->pool_size == 2 && j->pool_stride == 2;
+}
+
+/* Whether Winograd's output transform pools its tiles itself: winners_in_tiles after a
+ * ReLU or nothing.  Against the convolution's output transposed to NCHW and pooled from
+ * there, MNIST's conv2 at batch 64: see bench/RESULTS.md. */
 static int pools_in_tiles(const conv_job *j)
 {
-    return j->wino == WINO_U && j->pool_size == 2 && j->pool_stride == 2 &&
-           (j->act == NN_ACT_NONE || j->act == NN_ACT_RELU);
+    return winners_in_tiles(j) && (j->act == NN_ACT_NONE || j->act == NN_ACT_RELU);
 }
 
 /* Whether the ISA's conv1ch_3x3_maxpool takes the whole fused forward: a first layer
@@ -1041,9 +1048,20 @@ static int pools_in_registers(const conv_job *j)
            j->pool_stride == 2 && (j->act == NN_ACT_NONE || j->act == NN_ACT_RELU);
 }
 
+/* A sample's `pooled` winners [OC x PP] rearranged channels-last, [PP x OC], in place
+ * through `spare` (as many floats): winners_in_tiles' layout after an activation that the
+ * tiles do not pool. */
+static void winners_to_channels_last(const conv_geom *g, size_t pooled, float *winners,
+                                     float *spare)
+{
+    int oc = g->d.out_channels, pp = (int)(pooled / (size_t)oc);
+    memcpy(spare, winners, pooled * sizeof *winners);
+    g->k->transpose(oc, pp, spare, pp, winners, oc);
+}
+
 /* Per chunk (forward_samples'; one sample without Winograd): the convolution into
- * conv_out, then each sample's pooling from there; or pooled in Winograd's tiles, or in
- * the single-channel kernel's registers. */
+ * conv_out, then each sample's pooling from there (its slice of conv_out free after it);
+ * or pooled in Winograd's tiles, or in the single-channel kernel's registers. */
 static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
 {
     const conv_geom *g = &j->g;
@@ -1073,9 +1091,12 @@ static nn_status forward_pooled_run(const conv_job *j, const conv_group *grp)
         status = forward_samples(j, grp, n0, count, grp->conv_out);
         for (int i = 0; status == NN_OK && i < count; i++) {
             size_t at = (size_t)(n0 + i) * pooled;
+            float *conv_i = grp->conv_out + (size_t)i * g->out_floats;
             status = nn_maxpool2d_forward(g->d.out_channels, g->oh, g->ow, j->pool_size,
-                                          j->pool_stride, grp->conv_out + (size_t)i * g->out_floats,
-                                          j->y + at, j->winners_out ? j->winners_out + at : NULL);
+                                          j->pool_stride, conv_i, j->y + at,
+                                          j->winners_out ? j->winners_out + at : NULL);
+            if (status == NN_OK && j->winners_out && winners_in_tiles(j))
+                winners_to_channels_last(g, pooled, j->winners_out + at, conv_i);
         }
     }
     return status;
@@ -1130,7 +1151,7 @@ static nn_status backward_pooled_run(const conv_job *j, const conv_group *grp)
     nn_status status = NN_OK;
     if (single_channel_weights(g))
         return single_channel_run(j, grp);
-    if (wino && j->pool_size == 2 && j->pool_stride == 2) { /* unpooled in Winograd's tiles */
+    if (winners_in_tiles(j)) {
         for (int n0 = grp->first; n0 < grp->end; n0 += chunk) {
             size_t at = (size_t)n0 * pooled;
             nn_wino_dy from = {.pooled = j->dy + at, .winners = j->winners + at,

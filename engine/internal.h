@@ -62,17 +62,19 @@ void nn_wino_convolve(const nn_gemm_kernels *k, const nn_wino_shape *s, int samp
                       float *scratch);
 
 /* nn_wino_convolve with a ReLU (relu non-zero) or none, then 2 x 2 max pooling at stride
- * 2, as nn_maxpool2d_forward does it per sample (the same bits, and the same winners
- * unless winners is NULL): y and winners [samples, out_ch, out_h / 2, out_w / 2]. */
+ * 2, as nn_maxpool2d_forward does it per sample (the same bits): y [samples, out_ch, out_h
+ * / 2, out_w / 2] and, unless winners is NULL, nn_maxpool2d_forward's winners, but
+ * channels-last: [samples, out_h / 2 * out_w / 2, out_ch] (the backward reads them so;
+ * NCHW, they cost a transpose each way). */
 void nn_wino_convolve_pool(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
                            const float *x, const float *u, const float *bias, int relu, float *y,
                            float *winners, float *scratch);
 
 /* The gradient a backward pass starts from, for a chunk: the convolution's output
  * gradient dy [samples, out_ch, out_h, out_w], or, with dy NULL, that of a 2 x 2 max
- * pooling at stride 2 after it: its gradient `pooled`, its forward's winners and, unless
- * NULL, the pooled ReLU output relu_y, [samples, out_ch, out_h / 2, out_w / 2] each.  Both
- * give the same bits. */
+ * pooling at stride 2 after it: its gradient `pooled` and, unless NULL, the pooled ReLU
+ * output relu_y, [samples, out_ch, out_h / 2, out_w / 2] each, and the winners of
+ * nn_wino_convolve_pool (channels-last).  Both give the same bits. */
 typedef struct nn_wino_dy {
     const float *dy, *pooled, *winners, *relu_y;
 } nn_wino_dy;

@@ -298,18 +298,18 @@ void nn_wino_convolve(const nn_gemm_kernels *k, const nn_wino_shape *s, int samp
     output_transform(k, s, samples, c.m, c.m_stride, bias, y, c.last);
 }
 
-/* y [samples, OC, PH, PW] = the 2 x 2 max pooling (stride 2) of act(A^T M A + bias), with
- * the winners unless NULL, tile by tile into the channels-last yt and wt [PH*PW x OC],
- * then transposed; a tile's 4 x 4 outputs hold whole windows (tiles start at multiples of
- * 4). */
+/* y [samples, OC, PH, PW] = the 2 x 2 max pooling (stride 2) of act(A^T M A + bias), tile
+ * by tile into the channels-last yt [PH*PW x OC], then transposed; the winners, unless
+ * NULL, stay channels-last (nn_wino_convolve_pool).  A tile's 4 x 4 outputs hold whole
+ * windows (tiles start at multiples of 4). */
 static void output_pool_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
                                   const float *m, ptrdiff_t m_stride, const float *bias, int relu,
                                   float *y, float *winners, float *yt)
 {
     int tiles = tiles_per_sample(s), OC = s->out_ch, P = s->out_h * s->out_w;
     int PH = s->out_h / 2, PW = s->out_w / 2;
-    float *wt = yt + (size_t)PH * (size_t)PW * (size_t)OC;
     for (int n = 0; n < samples; n++) {
+        size_t at = (size_t)n * (size_t)OC * (size_t)PH * (size_t)PW;
         for (int t = 0; t < tiles; t++) {
             int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
             ptrdiff_t first = ((ptrdiff_t)(oy / 2) * PW + ox / 2) * OC;
@@ -318,7 +318,7 @@ static void output_pool_transform(const nn_gemm_kernels *k, const nn_wino_shape 
                 nn_wino_pool pool = {
                     .rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT,
                     .cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT,
-                    .y = yt + first + o, .winner = winners ? wt + first + o : NULL,
+                    .y = yt + first + o, .winner = winners ? winners + at + first + o : NULL,
                     .y_rs = (ptrdiff_t)PW * OC, .y_cs = OC,
                     .at = (float)(o * P + oy * s->out_w + ox), .lane_step = (float)P,
                     .row_step = (float)s->out_w};
@@ -326,10 +326,7 @@ static void output_pool_transform(const nn_gemm_kernels *k, const nn_wino_shape 
                                     m_stride, bias ? bias + o : NULL, relu, &pool);
             }
         }
-        size_t at = (size_t)n * (size_t)OC * (size_t)PH * (size_t)PW;
         k->transpose(PH * PW, OC, yt, OC, y + at, PH * PW);
-        if (winners)
-            k->transpose(PH * PW, OC, wt, OC, winners + at, PH * PW);
     }
 }
 
@@ -384,20 +381,20 @@ static void weight_products(const nn_gemm_kernels *k, const nn_wino_shape *s,
                 c->m + p * c->m_stride, du + p * weights_stride(s), accumulate, c->packed);
 }
 
-/* dM[p] [T x OC] for the chunk from a 2 x 2 max pooling's gradient (g->pooled, winners
- * and relu_y, each sample transposed channels-last into three [PH*PW x OC] blocks of
- * last first): the convolution's output gradient is never written. */
+/* dM[p] [T x OC] for the chunk from a 2 x 2 max pooling's gradient (g->pooled and relu_y,
+ * each sample transposed channels-last into two [PH*PW x OC] blocks of last first, and
+ * the winners, channels-last already): the convolution's output gradient is never
+ * written. */
 static void pooled_output_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int samples,
                                    const nn_wino_dy *g, float *m, ptrdiff_t m_stride,
                                    float *last)
 {
     int tiles = tiles_per_sample(s), OC = s->out_ch, P = s->out_h * s->out_w;
     int PH = s->out_h / 2, PW = s->out_w / 2, PP = PH * PW;
-    float *dyt = last, *wt = dyt + (size_t)PP * (size_t)OC, *rt = wt + (size_t)PP * (size_t)OC;
+    float *dyt = last, *rt = dyt + (size_t)PP * (size_t)OC;
     for (int n = 0; n < samples; n++) {
         size_t at = (size_t)n * (size_t)OC * (size_t)PP;
         k->transpose(OC, PP, g->pooled + at, PP, dyt, OC);
-        k->transpose(OC, PP, g->winners + at, PP, wt, OC);
         if (g->relu_y)
             k->transpose(OC, PP, g->relu_y + at, PP, rt, OC);
         for (int t = 0; t < tiles; t++) {
@@ -408,7 +405,7 @@ static void pooled_output_gradient(const nn_gemm_kernels *k, const nn_wino_shape
                 nn_wino_unpool unpool = {
                     .rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT,
                     .cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT,
-                    .dy = dyt + first + o, .winner = wt + first + o,
+                    .dy = dyt + first + o, .winner = g->winners + at + first + o,
                     .relu_y = g->relu_y ? rt + first + o : NULL,
                     .rs = (ptrdiff_t)PW * OC, .cs = OC,
                     .at = (float)(o * P + oy * s->out_w + ox), .lane_step = (float)P,

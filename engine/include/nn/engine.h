@@ -264,9 +264,12 @@ size_t nn_conv2d_maxpool_workspace_floats(const nn_conv2d_desc *c);
  * y = maxpool(act(conv(x, w) + bias)), sample by sample (or Winograd chunk by chunk), so that the convolution's output
  * stays in the workspace, in cache, and only the pooled values are stored: y [batch,
  * out_channels, PH, PW] with PH = (out_h - pool_size) / pool_stride + 1 (PW likewise), and
- * when winners is not NULL each pooled value's winner as nn_maxpool2d_forward keeps it,
- * per sample (its offset in the sample's [out_channels, out_h, out_w] output).  The same
- * bits as nn_conv2d_forward then nn_maxpool2d_forward per sample.
+ * when winners is not NULL each pooled value's winner as nn_maxpool2d_forward keeps it
+ * (its offset in the sample's [out_channels, out_h, out_w] output), batch * out_channels
+ * * PH * PW of them, for nn_conv2d_backward_maxpool: their order within a sample is the
+ * engine's (NCHW, or channels-last where Winograd's tiles pool them, which then read them
+ * back without a transpose each way).  The same bits as nn_conv2d_forward then
+ * nn_maxpool2d_forward per sample.
  * @return NN_ERR_INVALID_ARGUMENT as nn_conv2d_forward, or for a pool window < 1 or
  *         larger than the convolution's output, or 2^24 output values a sample or more
  *         with winners.
