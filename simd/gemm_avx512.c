@@ -487,8 +487,9 @@ static inline __mmask16 takes_over(__m512 v, __m512 best)
 
 /* pool.h's rule over one vector of 2 x 2 windows, v = their top-left, top-right,
  * bottom-left and bottom-right values: y = the winners and, unless winner is NULL, winner
- * = top_at + 2 * lane + the winner's place (0, 1, w or w + 1), as floats. */
-static inline void store_window_winners(const __m512 v[4], ptrdiff_t w, int top_at,
+ * = top (each window's top-left offset) + the winner's place (0, 1, w or w + 1), as
+ * floats. */
+static inline void store_window_winners(const __m512 v[4], ptrdiff_t w, __m512 top,
                                         __mmask16 out, float *y, float *winner)
 {
     const __m512 offsets[3] = {_mm512_set1_ps(1.0f), _mm512_set1_ps((float)w),
@@ -501,8 +502,7 @@ static inline void store_window_winners(const __m512 v[4], ptrdiff_t w, int top_
     }
     _mm512_mask_storeu_ps(y, out, best);
     if (winner)
-        _mm512_mask_storeu_ps(winner, out, _mm512_add_ps(_mm512_set1_ps((float)top_at),
-                                                          _mm512_add_ps(twice_lane(), off)));
+        _mm512_mask_storeu_ps(winner, out, _mm512_add_ps(top, off));
 }
 
 /* A vector of 2 x 2 windows' pooled gradient, lanes `in`: dy + 0 (-0 becomes +0), or 0
@@ -549,7 +549,8 @@ static inline void maxpool_2x2_row(int n, const float *top, ptrdiff_t w, int top
         __m512 v[4];
         load_pairs(top + 2 * o, count, &v[0], &v[1]);
         load_pairs(top + w + 2 * o, count, &v[2], &v[3]);
-        store_window_winners(v, w, top_at + 2 * o, first_lanes(count), y + o,
+        __m512 top_left = _mm512_add_ps(_mm512_set1_ps((float)(top_at + 2 * o)), twice_lane());
+        store_window_winners(v, w, top_left, first_lanes(count), y + o,
                              winner ? winner + o : NULL);
     }
 }
@@ -565,40 +566,70 @@ static inline void conv1ch_rows(const float *x, int w, int r, int o0, int count,
     }
 }
 
-/* kernels.h's conv1ch_3x3_maxpool.  Per pooled row and block of 16 pooled columns, the
- * four input rows it reads are loaded once for every channel, each as its even and odd
- * columns from 2o and from 2o + 2 (x[2o + s] for s = 0..3, by deinterleaving); then per
- * channel the conv outputs at columns 2o and 2o + 1 of both conv rows are nine FMAs
- * each, in gemm_tile's tap order, and the window's four values meet in registers. */
+/* Windows in a strip of conv1ch_3x3_maxpool: their patches take 16 KB of stack. */
+enum { CONV1CH_STRIP = 256 };
+
+/* The 4 x 4 input patches of windows [first, first + count) of the ph x pw pooled ones
+ * (row-major, count <= CONV1CH_STRIP): patch[(i*4 + s)*CONV1CH_STRIP + k] = x[2r + i][2o +
+ * s] for window first + k = (r, o); and top[k] = its top-left output, 2r * ow + 2o. */
+static void conv1ch_patches(const float *x, int w, int pw, int first, int count, float *patch,
+                            float *top)
+{
+    for (int at = first; at < first + count;) {
+        int r = at / pw, o = at % pw;
+        int n = nn_min_int(nn_min_int(VL, pw - o), first + count - at);
+        __m512 in[4][4];
+        conv1ch_rows(x, w, r, o, n, in);
+        for (int p = 0; p < 16; p++)
+            _mm512_mask_storeu_ps(patch + p * CONV1CH_STRIP + (at - first), first_lanes(n),
+                                  in[p / 4][p % 4]);
+        for (int k = 0; k < n; k++)
+            top[at - first + k] = (float)(2 * r * (w - 2) + 2 * (o + k));
+        at += n;
+    }
+}
+
+/* kernels.h's conv1ch_3x3_maxpool.  Lanes are windows in row-major order, 16 at a time
+ * across the pooled rows (pooled rows of 13, MNIST's, would leave 3 of 16 lanes idle):
+ * each window's 4 x 4 input patch comes from x once per strip, deinterleaved (x[2o + s]
+ * as the even and odd columns from 2o and 2o + 2), and a block's 16 patch vectors stay in
+ * registers for every channel.  Per channel the window's four conv outputs are nine FMAs
+ * each, in gemm_tile's tap order, and meet in registers. */
 static void conv1ch_3x3_maxpool(int channels, int h, int w, const float *x, const float *wt,
                                 const float *bias, int relu, float *y, float *winner)
 {
-    const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2;
-    for (int r = 0; r < ph; r++)
-        for (int o0 = 0; o0 < pw; o0 += VL) {
-            int count = nn_min_int(VL, pw - o0);
+    const int oh = h - 2, ow = w - 2, ph = oh / 2, pw = ow / 2, windows = ph * pw;
+    float patch[16 * CONV1CH_STRIP], top[CONV1CH_STRIP];
+    for (int strip = 0; strip < windows; strip += CONV1CH_STRIP) {
+        int strip_windows = nn_min_int(CONV1CH_STRIP, windows - strip);
+        conv1ch_patches(x, w, pw, strip, strip_windows, patch, top);
+        for (int b = 0; b < strip_windows; b += VL) {
+            __mmask16 out = first_lanes(strip_windows - b);
             __m512 in[4][4];
-            conv1ch_rows(x, w, r, o0, count, in);
-            __mmask16 out = first_lanes(count);
+            for (int p = 0; p < 16; p++)
+                in[p / 4][p % 4] = _mm512_maskz_loadu_ps(out, patch + p * CONV1CH_STRIP + b);
+            __m512 top_left = _mm512_maskz_loadu_ps(out, top + b);
             for (int c = 0; c < channels; c++) {
                 const float *k = wt + (ptrdiff_t)c * 9;
                 __m512 v[4]; /* top even, top odd, bottom even, bottom odd */
                 for (int q = 0; q < 4; q++) {
-                    int top = q / 2, odd = q % 2;
+                    int di = q / 2, dj = q % 2;
                     __m512 acc = _mm512_setzero_ps();
                     for (int ki = 0; ki < 3; ki++)
                         for (int kj = 0; kj < 3; kj++)
                             acc = _mm512_fmadd_ps(_mm512_set1_ps(k[ki * 3 + kj]),
-                                                  in[top + ki][odd + kj], acc);
+                                                  in[di + ki][dj + kj], acc);
                     if (bias)
                         acc = _mm512_add_ps(acc, _mm512_set1_ps(bias[c]));
                     v[q] = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc) : acc;
                 }
-                ptrdiff_t at = ((ptrdiff_t)c * ph + r) * pw + o0;
-                store_window_winners(v, ow, (c * oh + 2 * r) * ow + 2 * o0, out, y + at,
+                ptrdiff_t at = (ptrdiff_t)c * windows + strip + b;
+                __m512 plane = _mm512_set1_ps((float)(c * oh * ow));
+                store_window_winners(v, ow, _mm512_add_ps(plane, top_left), out, y + at,
                                      winner ? winner + at : NULL);
             }
         }
+    }
 }
 
 /* One block row of conv1ch_3x3_weights for one channel: d = dy at the blocks' top-left,

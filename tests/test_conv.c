@@ -465,9 +465,10 @@ Test(conv, fused_max_pooling_gives_the_bits_of_the_separate_calls) {
         check_fused_pooling(&c, isa, 2, 2);
         conv_data_free(&c);
         /* one input channel: AVX-512's conv1ch_3x3_maxpool (MNIST's conv1; rows of an odd
-         * length; more than 16 windows a row) */
-        static const int first_layers[][3] = {{9, 28, 28}, {5, 11, 12}, {3, 9, 41}};
-        for (int f = 0; f < 3; f++) {
+         * length; more than 16 windows a row; more windows than one strip of 256, its
+         * boundary inside a row) */
+        static const int first_layers[][3] = {{9, 28, 28}, {5, 11, 12}, {3, 9, 41}, {2, 40, 37}};
+        for (int f = 0; f < 4; f++) {
             nn_conv2d_desc first = {.batch = first_layers[f][0], .in_channels = 1,
                                     .height = first_layers[f][1], .width = first_layers[f][2],
                                     .out_channels = 32 - 9 * f, .kernel_h = 3, .kernel_w = 3,
