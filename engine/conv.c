@@ -530,7 +530,7 @@ typedef struct conv_group {
     int first, end;
     float *col;          /* column matrix [K x P] */
     float *dw_part;      /* partial dW (or dW^T) [OC*K], then db [OC] */
-    const float *wino_u; /* Winograd: the running thread's U or U^T (the job's wino), or NULL */
+    const float *wino_u; /* Winograd: the running thread's U or U^T (job's wino_kernels) */
     float *wino;         /* Winograd: the tiles of a chunk of samples */
     float *wino_du;      /* Winograd: the group's partial dU [36][OC x C] */
     float *wino_db;      /* Winograd: the group's bias-gradient sums, OC doubles (as bytes) */
@@ -544,7 +544,7 @@ typedef struct conv_group {
 typedef struct conv_job {
     conv_geom g;
     const float *x, *w, *bias, *dy;
-    wino_weights wino; /* what Winograd's products take (groups find it in grp->wino_u) */
+    wino_weights wino_kernels; /* what Winograd's products take (a group finds its grp->wino_u) */
     nn_activation act;
     int want_bias; /* backward-weights: sum db too */
     float *y, *dx, *dw;
@@ -620,7 +620,7 @@ static void run_thread_groups(const conv_job *j, int thread, int threads, float 
                               nn_status *st)
 {
     int groups = conv_groups(&j->g);
-    const float *u = wino_thread_weights(&j->g, j->wino, j->w, workspace, thread);
+    const float *u = wino_thread_weights(&j->g, j->wino_kernels, j->w, workspace, thread);
     for (int group = thread; group < groups; group += threads)
         st[group] = run_group(j, group, groups, u, workspace);
 }
@@ -707,7 +707,7 @@ nn_status nn_conv2d_forward(const nn_conv2d_desc *c, const float *x, const float
         status = nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)act);
     if (status != NN_OK)
         return status;
-    j.wino = use_winograd(&j.g) ? WINO_U : WINO_NONE;
+    j.wino_kernels = use_winograd(&j.g) ? WINO_U : WINO_NONE;
     return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
@@ -765,7 +765,7 @@ nn_status nn_conv2d_backward_data(const nn_conv2d_desc *c, const float *dy, cons
         status = check_pointers(fn, names, ptrs, 4);
     if (status != NN_OK)
         return status;
-    j.wino = use_winograd(&j.g) ? WINO_U_T : WINO_NONE;
+    j.wino_kernels = use_winograd(&j.g) ? WINO_U_T : WINO_NONE;
     return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
@@ -1121,7 +1121,7 @@ nn_status nn_conv2d_forward_maxpool(const nn_conv2d_desc *c, int pool_size, int 
         status = nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", fn, (int)act);
     if (status != NN_OK)
         return status;
-    j.wino = use_winograd(&j.g) ? WINO_U : WINO_NONE;
+    j.wino_kernels = use_winograd(&j.g) ? WINO_U : WINO_NONE;
     return run_groups(fn, &j, 2.0 * c->batch * j.g.out_floats * j.g.K, workspace);
 }
 
@@ -1211,7 +1211,7 @@ nn_status nn_conv2d_backward_maxpool(const nn_conv2d_desc *c, int pool_size, int
     if (status != NN_OK)
         return status;
     if (dx && use_winograd(&j.g))
-        j.wino = WINO_U_T;
+        j.wino_kernels = WINO_U_T;
     status = run_groups(fn, &j, flops, workspace);
     if (status != NN_OK)
         return status;

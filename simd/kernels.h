@@ -192,9 +192,10 @@ typedef struct nn_gemm_kernels {
     void (*conv1ch_3x3_weights_pooled)(int channels, int h, int w, const float *x,
                                        const float *dy, const float *winner,
                                        const float *relu_y, float *acc);
-    /* Their adjoints, for the backward passes: an output tile's gradient into its 36
-     * positions; one tile's 36 positions added into the input's gradient; the kernels'
-     * gradients from their 36 positions, summed over `parts` partial sums in order. */
+    /* Their adjoints, for the backward passes: an output tile's gradient (points at src[i]
+     * + at) into its 36 positions; one tile's 36 positions added into the input's
+     * gradient (at dst[p] + at); the kernels' gradients from their 36 positions, summed
+     * over `parts` partial sums in order, into taps laid out as wino_weights takes them. */
     void (*wino_output_backward)(int n, const float *const src[NN_WINO_OUT * NN_WINO_OUT],
                                  ptrdiff_t at, float *m, ptrdiff_t m_stride);
     /* wino_output_backward of the tile's convolution-output gradient that max pooling's
