@@ -592,25 +592,31 @@ size_t nn_conv2d_maxpool_workspace_floats(const nn_conv2d_desc *c)
     return plain_floats(&g) + NN_CONV2D_GROUPS * pool_group_floats(&g);
 }
 
-static nn_status run_group(const conv_job *j, int group, int groups, const float *wino_u,
-                           float *workspace)
+/* Group `group`, run by thread `thread`: what outlives the group's run (its partial
+ * gradients and sums) is in the group's share of the workspace; what it only works in
+ * (the column matrix, Winograd's tiles, the fused pooling's convolution output) in the
+ * thread's, the same for each of the thread's groups, so it stays in that core's cache
+ * (as the group's own, each of a thread's 1 MB of Winograd tiles was cold again). */
+static nn_status run_group(const conv_job *j, int group, int groups, int thread,
+                           const float *wino_u, float *workspace)
 {
     const conv_geom *g = &j->g;
     conv_group grp = {
         .wino_u = wino_u,
         .first = (int)((long long)g->d.batch * group / groups),
         .end = (int)((long long)g->d.batch * (group + 1) / groups),
-        .col = workspace + (size_t)group * col_floats(g),
+        .col = workspace + (size_t)thread * col_floats(g),
         .dw_part = workspace + NN_CONV2D_GROUPS * col_floats(g) + (size_t)group * partial_floats(g),
     };
     if (use_winograd(g)) {
-        grp.wino = wino_tiles_in(g, workspace, group);
+        grp.wino = wino_tiles_in(g, workspace, thread);
         grp.wino_du = wino_du_in(g, workspace, group);
         grp.wino_db = wino_db_in(g, workspace, group);
     }
     if (j->pool_size) {
+        size_t sums = (size_t)g->d.out_channels * (sizeof(double) / sizeof(float));
         grp.bias_sum = workspace + plain_floats(g) + (size_t)group * pool_group_floats(g);
-        grp.conv_out = grp.bias_sum + (size_t)g->d.out_channels * (sizeof(double) / sizeof(float));
+        grp.conv_out = workspace + plain_floats(g) + (size_t)thread * pool_group_floats(g) + sums;
     }
     return j->run(j, &grp);
 }
@@ -622,7 +628,7 @@ static void run_thread_groups(const conv_job *j, int thread, int threads, float 
     int groups = conv_groups(&j->g);
     const float *u = wino_thread_weights(&j->g, j->wino_kernels, j->w, workspace, thread);
     for (int group = thread; group < groups; group += threads)
-        st[group] = run_group(j, group, groups, u, workspace);
+        st[group] = run_group(j, group, groups, thread, u, workspace);
 }
 
 /* Runs every group, on as many threads as `flops` pays for (at most one per group); one
