@@ -12,10 +12,12 @@
 enum { NN_ALIGN = 64 };
 
 /* From this size on, a buffer starts on a 2 MiB boundary and is advised as huge pages:
- * a training step reads and writes some 30 MB spread over its buffers (the data set,
- * the model's arena, the convolution workspaces), far more than 4 KiB pages' TLB
- * reaches.  The MNIST CNN trained 2.5% faster so (bench/RESULTS.md).  With THP set to
- * "never" the advice does nothing; the alignment only costs address space. */
+ * a training step reads and writes some 30 MB spread over its buffers (the model's
+ * arena, the convolution workspaces), far more than 4 KiB pages' TLB reaches.  The MNIST
+ * CNN trained 3% faster so (bench/RESULTS.md).  The price is at the first touch, where
+ * the kernel may compact memory to find huge pages: a buffer read only here and there is
+ * better allocated elsewhere (mnist's data set is).  With THP set to "never" the advice
+ * does nothing; the alignment only costs address space. */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 void *nn_malloc(size_t bytes)

@@ -337,7 +337,9 @@ nn_status nn_adam_update(size_t n, const nn_adam_args *args, float *params, cons
 
 /* ---- Memory -------------------------------------------------------------------- */
 
-/* 64-byte aligned allocation (NULL on failure or size 0); free with nn_free. */
+/* 64-byte aligned allocation (NULL on failure or size 0); free with nn_free.  On Linux,
+ * buffers of 2 MiB or more are 2 MiB aligned and advised as transparent huge pages (fewer
+ * TLB misses in a training step; the first touch may cost the kernel a compaction). */
 void *nn_malloc(size_t bytes);
 void nn_free(void *p);
 
