@@ -19,9 +19,10 @@
  * with 2 x 2 max pooling folded in (a 4 x 4 tile holds whole windows), bit for bit what
  * the separate pooling kernels compute.
  *
- * Every function here works on NN_WINO_LANES channels at once (the last block of a layer
- * may be shorter) in GCC's vector extension: one lane per channel, the same arithmetic
- * in every lane, so a value's bits do not depend on its lane.
+ * Every kernel takes a block of NN_WINO_LANES channels (the last block of a layer may be
+ * shorter) and works on NN_WINO_WIDTH of them at a time, in GCC's vector extension: one
+ * lane per channel, the same arithmetic in every lane, so a value's bits depend neither
+ * on its lane nor on the width.
  */
 #ifndef NN_SIMD_WINOGRAD_H
 #define NN_SIMD_WINOGRAD_H
@@ -31,28 +32,52 @@
 
 #include "kernels.h"
 
-/* NN_WINO_LANES floats, one per channel, that GCC and Clang keep in the ISA's vectors
- * (one zmm, two ymm, four NEON or SSE registers). */
-typedef float nn_wino_vec __attribute__((vector_size(NN_WINO_LANES * sizeof(float))));
+/* Channels a vector holds: one register of the ISA (a zmm; a ymm; a NEON or SSE
+ * register).  A transform keeps its tile's 16 to 36 vectors live, which fit the 32 zmm
+ * but not twice as many ymm: with AVX2 a 16-lane vector spilled the pooling transforms
+ * to the stack, 40% of an AVX2 epoch. */
+#if defined(__AVX512F__)
+#define NN_WINO_WIDTH 16
+#define NN_WINO_WHOLE_BLOCK 1 /* NN_WINO_LANES (an enum, which #if cannot see) */
+#elif defined(__AVX__)
+#define NN_WINO_WIDTH 8
+#define NN_WINO_WHOLE_BLOCK 0
+#else
+#define NN_WINO_WIDTH 4
+#define NN_WINO_WHOLE_BLOCK 0
+#endif
+_Static_assert(NN_WINO_LANES % NN_WINO_WIDTH == 0 &&
+                   NN_WINO_WHOLE_BLOCK == (NN_WINO_WIDTH == NN_WINO_LANES),
+               "a block of NN_WINO_LANES channels is a whole number of vectors");
 
-/* Each kernel is a body that its table entry inlines twice (NN_WINO_SPLIT): with n the
- * constant NN_WINO_LANES, where every load and store is one vector move, and for a short
- * last block.  (Through one copy that takes any n, the tile transforms of MNIST's conv2
+/* NN_WINO_WIDTH floats, one per channel. */
+typedef float nn_wino_vec __attribute__((vector_size(NN_WINO_WIDTH * sizeof(float))));
+
+/* Each kernel is a body for n <= NN_WINO_WIDTH channels that its table entry runs over
+ * the block NN_WINO_WIDTH channels at a time, inlined twice (NN_WINO_SPLIT): with n the
+ * constant NN_WINO_WIDTH, where every load and store is one vector move, and for a short
+ * last part.  (Through one copy that takes any n, the tile transforms of MNIST's conv2
  * took 20% longer.) */
 #define NN_WINO_BODY static inline __attribute__((always_inline)) void
 #define NN_WINO_SPLIT(body, n, ...)           \
     do {                                      \
-        if ((n) == NN_WINO_LANES)             \
-            body(NN_WINO_LANES, __VA_ARGS__); \
+        if ((n) == NN_WINO_WIDTH)             \
+            body(NN_WINO_WIDTH, __VA_ARGS__); \
         else                                  \
             body(n, __VA_ARGS__);             \
     } while (0)
 
-/* *v = the first n lanes from p, the rest 0 (n == NN_WINO_LANES: one plain load).  The
+/* The channels of part h (a multiple of NN_WINO_WIDTH) of a block of n. */
+static inline int nn_wino_part(int n, int h)
+{
+    return n - h < NN_WINO_WIDTH ? n - h : NN_WINO_WIDTH;
+}
+
+/* *v = the first n lanes from p, the rest 0 (n == NN_WINO_WIDTH: one plain load).  The
  * vectors go by pointer: passed by value, their ABI would depend on the ISA's flags. */
 NN_WINO_BODY nn_wino_load(nn_wino_vec *v, const float *p, int n)
 {
-    if (n == NN_WINO_LANES) { /* a constant size: the compiler inlines it */
+    if (n == NN_WINO_WIDTH) { /* a constant size: the compiler inlines it */
         memcpy(v, p, sizeof *v);
         return;
     }
@@ -62,7 +87,7 @@ NN_WINO_BODY nn_wino_load(nn_wino_vec *v, const float *p, int n)
 
 NN_WINO_BODY nn_wino_store(float *p, const nn_wino_vec *v, int n)
 {
-    if (n == NN_WINO_LANES)
+    if (n == NN_WINO_WIDTH)
         memcpy(p, v, sizeof *v);
     else
         memcpy(p, v, (size_t)n * sizeof(float));
@@ -142,7 +167,7 @@ static inline void nn_wino_gt(const nn_wino_vec *u, int us, nn_wino_vec *w, int 
     w[2 * ws] = (s34 - s12) * (1.0f / 6.0f) + u[5 * us];
 }
 
-/* One input tile, n <= NN_WINO_LANES channels: v[p*v_stride + c] = (B^T d B)[p / 6][p % 6]
+/* One input tile, n <= NN_WINO_WIDTH channels: v[p*v_stride + c] = (B^T d B)[p / 6][p % 6]
  * of channel c, where d[r][s] = src[r*6 + s][at + c] (padding points at zeros). */
 NN_WINO_BODY nn_wino_input_body(int n, const float *const src[NN_WINO_POS], ptrdiff_t at,
                                 float *v, ptrdiff_t v_stride)
@@ -162,7 +187,7 @@ NN_WINO_BODY nn_wino_input_body(int n, const float *const src[NN_WINO_POS], ptrd
     }
 }
 
-/* The 16 conv outputs of one tile, A^T m A + bias, n <= NN_WINO_LANES channels (with bias
+/* The 16 conv outputs of one tile, A^T m A + bias, n <= NN_WINO_WIDTH channels (with bias
  * NULL nothing is added: adding 0 would turn -0 into +0, as the GEMM epilogue does not). */
 NN_WINO_BODY nn_wino_output_tile(int n, const float *m, ptrdiff_t m_stride, const float *bias,
                                  nn_wino_vec o[NN_WINO_OUT * NN_WINO_OUT])
@@ -183,7 +208,7 @@ NN_WINO_BODY nn_wino_output_tile(int n, const float *m, ptrdiff_t m_stride, cons
         o[i] += b;
 }
 
-/* One output tile, n <= NN_WINO_LANES channels: the rows x cols corner of A^T m A + bias,
+/* One output tile, n <= NN_WINO_WIDTH channels: the rows x cols corner of A^T m A + bias,
  * with m[p] = m[p*m_stride + c] for channel c and bias[c] (or 0 where bias is NULL),
  * stored as y[i*y_rs + j*y_cs + c] for i < rows, j < cols. */
 NN_WINO_BODY nn_wino_output_body(int n, const float *m, ptrdiff_t m_stride,
@@ -198,7 +223,7 @@ NN_WINO_BODY nn_wino_output_body(int n, const float *m, ptrdiff_t m_stride,
 }
 
 /* Lane masks of the vector comparisons (all ones where true). */
-typedef int32_t nn_wino_mask __attribute__((vector_size(NN_WINO_LANES * sizeof(float))));
+typedef int32_t nn_wino_mask __attribute__((vector_size(NN_WINO_WIDTH * sizeof(float))));
 
 /* take ? v : best, lane by lane, through the bits. */
 static inline void nn_wino_take(nn_wino_vec *best, const nn_wino_vec *v, nn_wino_mask take)
@@ -216,7 +241,7 @@ NN_WINO_BODY nn_wino_output_pool_body(int n, const float *m, ptrdiff_t m_stride,
         nn_wino_vec zero = {0};
         nn_wino_take(&o[i], &zero, o[i] < zero);
     }
-    for (int c = 0; c < NN_WINO_LANES; c++)
+    for (int c = 0; c < NN_WINO_WIDTH; c++)
         lane[c] = (float)c * pool->lane_step + pool->at;
     for (int a = 0; 2 * a + 1 < pool->rows; a++)
         for (int b = 0; 2 * b + 1 < pool->cols; b++) {
@@ -239,7 +264,7 @@ NN_WINO_BODY nn_wino_output_pool_body(int n, const float *m, ptrdiff_t m_stride,
         }
 }
 
-/* n <= NN_WINO_LANES kernels: u[p*u_stride + c] = (G g G^T)[p / 6][p % 6] of kernel c,
+/* n <= NN_WINO_WIDTH kernels: u[p*u_stride + c] = (G g G^T)[p / 6][p % 6] of kernel c,
  * whose 3 x 3 taps are g[r][s] = taps[(r*3 + s)*NN_WINO_LANES + c]. */
 NN_WINO_BODY nn_wino_weights_body(int n, const float taps[9 * NN_WINO_LANES], float *u,
                                   ptrdiff_t u_stride)
@@ -270,7 +295,7 @@ NN_WINO_BODY nn_wino_output_gradient(int n, const nn_wino_vec dy[NN_WINO_OUT * N
     }
 }
 
-/* The output transform's adjoint for one tile, n <= NN_WINO_LANES channels: m[p*m_stride +
+/* The output transform's adjoint for one tile, n <= NN_WINO_WIDTH channels: m[p*m_stride +
  * c] = (A dy A^T)[p / 6][p % 6] of channel c, where dy[i][j] = src[i*4 + j][at + c]
  * (outputs past the edge point at zeros). */
 NN_WINO_BODY nn_wino_output_backward_body(int n, const float *const src[16], ptrdiff_t at,
@@ -287,7 +312,7 @@ NN_WINO_BODY nn_wino_output_pool_backward_body(int n, const nn_wino_unpool *u, f
                                                ptrdiff_t m_stride)
 {
     nn_wino_vec d[NN_WINO_OUT * NN_WINO_OUT] = {{0}}, lane, zero = {0};
-    for (int c = 0; c < NN_WINO_LANES; c++)
+    for (int c = 0; c < NN_WINO_WIDTH; c++)
         lane[c] = (float)c * u->lane_step + u->at;
     for (int a = 0; 2 * a + 1 < u->rows; a++)
         for (int b = 0; 2 * b + 1 < u->cols; b++) {
@@ -311,7 +336,7 @@ NN_WINO_BODY nn_wino_output_pool_backward_body(int n, const nn_wino_unpool *u, f
     nn_wino_output_gradient(n, d, m, m_stride);
 }
 
-/* The input transform's adjoint for one tile, n <= NN_WINO_LANES channels: dst[p][at + c]
+/* The input transform's adjoint for one tile, n <= NN_WINO_WIDTH channels: dst[p][at + c]
  * += (B dv B^T)[p / 6][p % 6] of channel c, where dv[p] = v[p*v_stride + c]; a NULL dst[p]
  * (padding) is skipped. */
 NN_WINO_BODY nn_wino_input_backward_body(int n, const float *v, ptrdiff_t v_stride,
@@ -339,7 +364,7 @@ NN_WINO_BODY nn_wino_input_backward_body(int n, const float *v, ptrdiff_t v_stri
     }
 }
 
-/* The weight transform's adjoint for n <= NN_WINO_LANES kernels, over parts summed in
+/* The weight transform's adjoint for n <= NN_WINO_WIDTH kernels, over parts summed in
  * order: taps[(r*3 + s)*NN_WINO_LANES + c] = (G^T u G)[r][s] of kernel c, where u[p] = the
  * sum over q < parts of u[q*part_stride + p*u_stride + c]. */
 NN_WINO_BODY nn_wino_weights_backward_body(int n, int parts, const float *u,
@@ -363,7 +388,10 @@ NN_WINO_BODY nn_wino_weights_backward_body(int n, int parts, const float *u,
         nn_wino_store(taps + i * NN_WINO_LANES, &o[i], n);
 }
 
-/* The kernel-table entries, the same in every ISA's table: each body, split on n. */
+/* The kernel-table entries, the same in every ISA's table.  Where a vector holds the
+ * whole block, each is its body split on n (NN_WINO_SPLIT): through the loop over parts
+ * below, GCC compiled AVX-512's output transforms with twice the spills, 30% slower. */
+#if NN_WINO_WHOLE_BLOCK
 static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS], ptrdiff_t at,
                                       float *v, ptrdiff_t v_stride)
 {
@@ -413,6 +441,83 @@ static inline void nn_wino_weights_backward_loop(int n, int parts, const float *
 {
     NN_WINO_SPLIT(nn_wino_weights_backward_body, n, parts, u, part_stride, u_stride, taps);
 }
+
+#else /* the block NN_WINO_WIDTH channels at a time, each channel pointer moved to the part */
+static inline void nn_wino_input_loop(int n, const float *const src[NN_WINO_POS], ptrdiff_t at,
+                                      float *v, ptrdiff_t v_stride)
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH)
+        NN_WINO_SPLIT(nn_wino_input_body, nn_wino_part(n, h), src, at + h, v + h, v_stride);
+}
+
+static inline void nn_wino_output_loop(int n, const float *m, ptrdiff_t m_stride,
+                                       const float *bias, int rows, int cols, float *y,
+                                       ptrdiff_t y_rs, ptrdiff_t y_cs)
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH)
+        NN_WINO_SPLIT(nn_wino_output_body, nn_wino_part(n, h), m + h, m_stride,
+                      bias ? bias + h : NULL, rows, cols, y + h, y_rs, y_cs);
+}
+
+static inline void nn_wino_output_pool_loop(int n, const float *m, ptrdiff_t m_stride,
+                                            const float *bias, int relu, const nn_wino_pool *pool)
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH) {
+        nn_wino_pool part = *pool;
+        part.y += h;
+        part.winner = part.winner ? part.winner + h : NULL;
+        part.at += (float)h * part.lane_step; /* exact: offsets stay below 2^24 */
+        NN_WINO_SPLIT(nn_wino_output_pool_body, nn_wino_part(n, h), m + h, m_stride,
+                      bias ? bias + h : NULL, relu, &part);
+    }
+}
+
+static inline void nn_wino_weights_loop(int n, const float taps[9 * NN_WINO_LANES], float *u,
+                                        ptrdiff_t u_stride)
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH)
+        NN_WINO_SPLIT(nn_wino_weights_body, nn_wino_part(n, h), taps + h, u + h, u_stride);
+}
+
+static inline void nn_wino_output_backward_loop(int n, const float *const src[16], ptrdiff_t at,
+                                                float *m, ptrdiff_t m_stride)
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH)
+        NN_WINO_SPLIT(nn_wino_output_backward_body, nn_wino_part(n, h), src, at + h, m + h,
+                      m_stride);
+}
+
+static inline void nn_wino_output_pool_backward_loop(int n, const nn_wino_unpool *u, float *m,
+                                                     ptrdiff_t m_stride)
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH) {
+        nn_wino_unpool part = *u;
+        part.dy += h;
+        part.winner += h;
+        part.relu_y = part.relu_y ? part.relu_y + h : NULL;
+        part.at += (float)h * part.lane_step; /* exact: offsets stay below 2^24 */
+        NN_WINO_SPLIT(nn_wino_output_pool_backward_body, nn_wino_part(n, h), &part, m + h,
+                      m_stride);
+    }
+}
+
+static inline void nn_wino_input_backward_loop(int n, const float *v, ptrdiff_t v_stride,
+                                               float *const dst[NN_WINO_POS], ptrdiff_t at)
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH)
+        NN_WINO_SPLIT(nn_wino_input_backward_body, nn_wino_part(n, h), v + h, v_stride, dst,
+                      at + h);
+}
+
+static inline void nn_wino_weights_backward_loop(int n, int parts, const float *u,
+                                                 ptrdiff_t part_stride, ptrdiff_t u_stride,
+                                                 float taps[9 * NN_WINO_LANES])
+{
+    for (int h = 0; h < n; h += NN_WINO_WIDTH)
+        NN_WINO_SPLIT(nn_wino_weights_backward_body, nn_wino_part(n, h), parts, u + h,
+                      part_stride, u_stride, taps + h);
+}
+#endif
 
 /* The table entries as one initializer. */
 #define NN_WINO_KERNELS                                                                    \
