@@ -201,6 +201,80 @@ static void gemm_tile(int m, int n, int kc, const float *a, ptrdiff_t lda, const
         ANY_SHAPE(0, 0);
 }
 
+/* ---- Small products, A in place (as the AVX-512 file's; see there) ------------------ */
+
+/* One register tile of small_gemm: rows x vecs vectors (vecs 1 or 2), the last vector's
+ * lanes `last`; tile()'s arithmetic without its packing, alpha and epilogue. */
+static inline __attribute__((always_inline)) void
+small_tile(const int rows, const int vecs, __m256i last, int kc, const float *a, ptrdiff_t a_rs,
+           ptrdiff_t a_ks, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+           int accumulate)
+{
+    const __m256i all = _mm256_set1_epi32(-1);
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < rows; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < vecs; v++)
+            acc[i][v] = _mm256_setzero_ps();
+#pragma GCC unroll 1
+    for (int k = 0; k < kc; k++, a += a_ks, b += ldb) {
+        __m256 bv[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < vecs; v++)
+            bv[v] = _mm256_maskload_ps(b + v * VL, v < vecs - 1 ? all : last);
+#pragma GCC unroll 6
+        for (int i = 0; i < rows; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i * a_rs);
+#pragma GCC unroll 2
+            for (int v = 0; v < vecs; v++)
+                acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < rows; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < vecs; v++) {
+            __m256i lanes = v < vecs - 1 ? all : last;
+            float *cv = c + i * ldc + v * VL;
+            __m256 r = acc[i][v];
+            if (accumulate)
+                r = _mm256_add_ps(_mm256_maskload_ps(cv, lanes), r);
+            _mm256_maskstore_ps(cv, lanes, r);
+        }
+}
+
+#define SMALL_CASE(r, v) \
+    case r: small_tile(r, v, last, kc, a, a_rs, a_ks, b, ldb, c, ldc, accumulate); break;
+#define SMALL_ROWS(v)                                                               \
+    SMALL_CASE(1, v) SMALL_CASE(2, v) SMALL_CASE(3, v) SMALL_CASE(4, v) SMALL_CASE(5, v) \
+    SMALL_CASE(6, v)
+
+/* The tile of `rows` rows (at most MR) and vecs vectors. */
+static void small_block(int rows, int vecs, __m256i last, int kc, const float *a,
+                        ptrdiff_t a_rs, ptrdiff_t a_ks, const float *b, ptrdiff_t ldb, float *c,
+                        ptrdiff_t ldc, int accumulate)
+{
+    if (vecs == 2)
+        switch (rows) { SMALL_ROWS(2) }
+    else
+        switch (rows) { SMALL_ROWS(1) }
+}
+
+/* kernels.h's small_gemm: columns in blocks of up to two vectors, rows in tiles of up to
+ * MR: gemm_tile's 6 x 16 shape, with A read where it lies. */
+static void small_gemm(int m, int n, int kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_ks,
+                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate)
+{
+    for (int j = 0; j < n; j += NR) {
+        int width = n - j < NR ? n - j : NR, vecs = (width + VL - 1) / VL;
+        __m256i last = first_lanes(width - (vecs - 1) * VL);
+        for (int i = 0; i < m; i += MR)
+            small_block(m - i < MR ? m - i : MR, vecs, last, kc, a + i * a_rs, a_rs, a_ks, b + j,
+                        ldb, c + i * ldc + j, ldc, accumulate);
+    }
+}
+
 /* ---- Activations (same method as the AVX-512 file; see there) ----------------------- */
 
 static inline __m256 exp_ps(__m256 x)
@@ -479,6 +553,6 @@ const nn_gemm_kernels nn_kernels_avx2 = {
     .sgd_update = nn_sgd_update_loop, .adam_update = nn_adam_update_loop,
     .copy_block = copy_block, .sum_shifted = sum_shifted,
     .maxpool_2x2_rows = maxpool_2x2_rows, .maxpool_2x2_backward_rows = maxpool_2x2_backward_rows,
-    .transpose = transpose, NN_WINO_KERNELS,
+    .transpose = transpose, .small_gemm = small_gemm, NN_WINO_KERNELS,
     .conv1ch_3x3_maxpool = conv1ch_3x3_maxpool,
 };
