@@ -16,8 +16,9 @@ enum { NN_ALIGN = 64 };
  * arena, the convolution workspaces), far more than 4 KiB pages' TLB reaches.  The MNIST
  * CNN trained 3% faster so (bench/RESULTS.md).  The price is at the first touch, where
  * the kernel may compact memory to find huge pages: a buffer read only here and there is
- * better allocated elsewhere (mnist's data set is).  With THP set to "never" the advice
- * does nothing; the alignment only costs address space. */
+ * better allocated elsewhere (mnist's data set is), and a buffer's last huge page may hold
+ * up to 2 MiB past its end.  With THP set to "never" the advice does nothing, and the
+ * rounding costs only address space. */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 void *nn_malloc(size_t bytes)
