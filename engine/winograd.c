@@ -36,6 +36,23 @@
 
 static int tiles_across(const nn_wino_shape *s) { return (s->out_w + NN_WINO_OUT - 1) / NN_WINO_OUT; }
 
+/* Where output tile t of a sample lies: its top-left output (oy, ox), and how many of its
+ * rows and columns fall inside the output (the last row and column of tiles are cut). */
+typedef struct tile_place {
+    int oy, ox, rows, cols;
+} tile_place;
+
+static tile_place tile_place_of(const nn_wino_shape *s, int t)
+{
+    tile_place at = {t / tiles_across(s) * NN_WINO_OUT, t % tiles_across(s) * NN_WINO_OUT, 0, 0};
+    at.rows = s->out_h - at.oy < NN_WINO_OUT ? s->out_h - at.oy : NN_WINO_OUT;
+    at.cols = s->out_w - at.ox < NN_WINO_OUT ? s->out_w - at.ox : NN_WINO_OUT;
+    return at;
+}
+
+/* Channels of the block starting at channel c of n: NN_WINO_LANES, or the rest. */
+static int block_lanes(int n, int c) { return n - c < NN_WINO_LANES ? n - c : NN_WINO_LANES; }
+
 /* 4 x 4 output tiles per sample. */
 static int tiles_per_sample(const nn_wino_shape *s)
 {
@@ -132,7 +149,7 @@ void nn_wino_weights(const nn_gemm_kernels *k, int in_ch, int out_ch, const floa
     float taps[9 * NN_WINO_LANES];
     for (int c = 0; c < in_ch; c++)
         for (int o = 0; o < out_ch; o += NN_WINO_LANES) {
-            int n = out_ch - o < NN_WINO_LANES ? out_ch - o : NN_WINO_LANES;
+            int n = block_lanes(out_ch, o);
             k->transpose(n, 9, w + c * in_stride + o * out_stride, out_stride, taps,
                          NN_WINO_LANES);
             k->wino_weights(n, taps, u + (ptrdiff_t)c * out_ch + o, u_stride);
@@ -149,7 +166,7 @@ void nn_wino_weights_backward(const nn_gemm_kernels *k, const nn_wino_shape *s, 
 #pragma omp parallel for num_threads(threads) if (threads > 1)
     for (int c = 0; c < C; c++)
         for (int o = 0; o < OC; o += NN_WINO_LANES) {
-            int n = OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES;
+            int n = block_lanes(OC, o);
             float taps[9 * NN_WINO_LANES];
             k->wino_weights_backward(n, parts, du + (ptrdiff_t)c * OC + o, part_stride,
                                      weights_stride(s), taps);
@@ -206,13 +223,12 @@ static void transform_tiles(const nn_gemm_kernels *k, tile_transform *fn, const 
     for (int n = 0; n < samples; n++) {
         to_channels_last(k, x, n, channels, rows * cols, xt);
         for (int t = 0; t < tiles; t++) {
+            tile_place at = tile_place_of(s, t);
             float *src[NN_WINO_POS];
-            tile_rows(xt, rows, cols, channels, t / tiles_across(s) * NN_WINO_OUT - top,
-                      t % tiles_across(s) * NN_WINO_OUT - left, side, 1, src);
+            tile_rows(xt, rows, cols, channels, at.oy - top, at.ox - left, side, 1, src);
             float *dst_t = dst + ((ptrdiff_t)n * tiles + t) * channels;
             for (int c = 0; c < channels; c += NN_WINO_LANES)
-                fn(channels - c < NN_WINO_LANES ? channels - c : NN_WINO_LANES,
-                   (const float *const *)src, c, dst_t + c, dst_stride);
+                fn(block_lanes(channels, c), (const float *const *)src, c, dst_t + c, dst_stride);
         }
     }
 }
@@ -274,15 +290,12 @@ static void output_transform(const nn_gemm_kernels *k, const nn_wino_shape *s, i
     int tiles = tiles_per_sample(s), OC = s->out_ch, P = s->out_h * s->out_w;
     for (int n = 0; n < samples; n++) {
         for (int t = 0; t < tiles; t++) {
-            int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
-            int rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT;
-            int cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT;
+            tile_place at = tile_place_of(s, t);
             const float *m_t = m + ((ptrdiff_t)n * tiles + t) * OC;
-            float *yt_t = yt + ((ptrdiff_t)oy * s->out_w + ox) * OC;
+            float *yt_t = yt + ((ptrdiff_t)at.oy * s->out_w + at.ox) * OC;
             for (int o = 0; o < OC; o += NN_WINO_LANES)
-                k->wino_output(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES, m_t + o,
-                               m_stride, bias ? bias + o : NULL, rows, cols, yt_t + o,
-                               (ptrdiff_t)s->out_w * OC, OC);
+                k->wino_output(block_lanes(OC, o), m_t + o, m_stride, bias ? bias + o : NULL,
+                               at.rows, at.cols, yt_t + o, (ptrdiff_t)s->out_w * OC, OC);
         }
         k->transpose(P, OC, yt, OC, y + (size_t)n * (size_t)OC * (size_t)P, P);
     }
@@ -311,19 +324,18 @@ static void output_pool_transform(const nn_gemm_kernels *k, const nn_wino_shape 
     for (int n = 0; n < samples; n++) {
         size_t at = (size_t)n * (size_t)OC * (size_t)PH * (size_t)PW;
         for (int t = 0; t < tiles; t++) {
-            int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
-            ptrdiff_t first = ((ptrdiff_t)(oy / 2) * PW + ox / 2) * OC;
+            tile_place tp = tile_place_of(s, t);
+            ptrdiff_t first = ((ptrdiff_t)(tp.oy / 2) * PW + tp.ox / 2) * OC;
             const float *m_t = m + ((ptrdiff_t)n * tiles + t) * OC;
             for (int o = 0; o < OC; o += NN_WINO_LANES) {
                 nn_wino_pool pool = {
-                    .rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT,
-                    .cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT,
+                    .rows = tp.rows, .cols = tp.cols,
                     .y = yt + first + o, .winner = winners ? winners + at + first + o : NULL,
                     .y_rs = (ptrdiff_t)PW * OC, .y_cs = OC,
-                    .at = (float)(o * P + oy * s->out_w + ox), .lane_step = (float)P,
+                    .at = (float)(o * P + tp.oy * s->out_w + tp.ox), .lane_step = (float)P,
                     .row_step = (float)s->out_w};
-                k->wino_output_pool(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES, m_t + o,
-                                    m_stride, bias ? bias + o : NULL, relu, &pool);
+                k->wino_output_pool(block_lanes(OC, o), m_t + o, m_stride,
+                                    bias ? bias + o : NULL, relu, &pool);
             }
         }
         k->transpose(PH * PW, OC, yt, OC, y + at, PH * PW);
@@ -359,13 +371,13 @@ static void input_gradient(const nn_gemm_kernels *k, const nn_wino_shape *s, int
         for (size_t i = 0; i < (size_t)plane * (size_t)C; i++)
             dxt[i] = 0.0f;
         for (int t = 0; t < tiles; t++) {
+            tile_place at = tile_place_of(s, t);
             float *dst[NN_WINO_POS];
-            tile_rows(dxt, s->height, s->width, C, t / tiles_across(s) * NN_WINO_OUT - s->pad_h,
-                      t % tiles_across(s) * NN_WINO_OUT - s->pad_w, NN_WINO_IN, 0, dst);
+            tile_rows(dxt, s->height, s->width, C, at.oy - s->pad_h, at.ox - s->pad_w,
+                      NN_WINO_IN, 0, dst);
             const float *v_t = dv + ((ptrdiff_t)n * tiles + t) * C;
             for (int c = 0; c < C; c += NN_WINO_LANES)
-                k->wino_input_backward(C - c < NN_WINO_LANES ? C - c : NN_WINO_LANES, v_t + c,
-                                       v_stride, dst, c);
+                k->wino_input_backward(block_lanes(C, c), v_t + c, v_stride, dst, c);
         }
         k->transpose(plane, C, dxt, C, dx + (size_t)n * (size_t)C * (size_t)plane, plane);
     }
@@ -407,20 +419,18 @@ static void pooled_output_gradient(const nn_gemm_kernels *k, const nn_wino_shape
         if (g->relu_y)
             k->transpose(OC, PP, g->relu_y + at, PP, rt, OC);
         for (int t = 0; t < tiles; t++) {
-            int oy = t / tiles_across(s) * NN_WINO_OUT, ox = t % tiles_across(s) * NN_WINO_OUT;
-            ptrdiff_t first = ((ptrdiff_t)(oy / 2) * PW + ox / 2) * OC;
+            tile_place tp = tile_place_of(s, t);
+            ptrdiff_t first = ((ptrdiff_t)(tp.oy / 2) * PW + tp.ox / 2) * OC;
             float *m_t = m + ((ptrdiff_t)n * tiles + t) * OC;
             for (int o = 0; o < OC; o += NN_WINO_LANES) {
                 nn_wino_unpool unpool = {
-                    .rows = s->out_h - oy < NN_WINO_OUT ? s->out_h - oy : NN_WINO_OUT,
-                    .cols = s->out_w - ox < NN_WINO_OUT ? s->out_w - ox : NN_WINO_OUT,
+                    .rows = tp.rows, .cols = tp.cols,
                     .dy = dyt + first + o, .winner = g->winners + at + first + o,
                     .relu_y = g->relu_y ? rt + first + o : NULL,
                     .rs = (ptrdiff_t)PW * OC, .cs = OC,
-                    .at = (float)(o * P + oy * s->out_w + ox), .lane_step = (float)P,
+                    .at = (float)(o * P + tp.oy * s->out_w + tp.ox), .lane_step = (float)P,
                     .row_step = (float)s->out_w};
-                k->wino_output_pool_backward(OC - o < NN_WINO_LANES ? OC - o : NN_WINO_LANES,
-                                             &unpool, m_t + o, m_stride);
+                k->wino_output_pool_backward(block_lanes(OC, o), &unpool, m_t + o, m_stride);
             }
         }
     }
